@@ -1,0 +1,9 @@
+/** Every CLI subcommand, in the order `zipbank help` lists them. Add one import line per command file. */
+import type { Command } from '../command.ts';
+
+export async function loadCommands(): Promise<Command[]> {
+  const modules: { default: Command }[] = await Promise.all([
+    // one `import('./<name>.ts'),` line per command file
+  ]);
+  return modules.map((m) => m.default);
+}
