@@ -1,0 +1,135 @@
+/**
+ * The community LoRA bank: one object over the database and the file store, with
+ * the operations the CLI and the bot call.
+ *
+ * @example
+ *   const bank = await Bank.open(loadConfig());
+ *   const { lora } = await bank.add({ file: 'corgi.safetensors', name: 'corgi', kind: 'subject', uploader: CLI_ACTOR });
+ *   const hits = await bank.autocomplete('cor', { kind: 'subject' });
+ *   await bank.close();
+ */
+import { and, asc, eq, ne, sql } from 'drizzle-orm';
+import type { Config } from '../config.ts';
+import { ZipbankError } from '../errors/index.ts';
+import { openDatabase, type Database, type OpenedDatabase } from './db.ts';
+import { LocalFileStore, type FileStore } from './storage.ts';
+import { loraImages, loras, type Lora, type LoraImage } from './schema.ts';
+import { addLora, type AddLoraInput, type AddLoraResult } from './upload.ts';
+import { autocomplete, searchLoras, type AutocompleteItem, type LoraFilter, type SearchPage, type SearchQuery } from './search.ts';
+import { rateLora, recordUse, removeLora, reportLora, type RatingResult } from './moderation.ts';
+import type { Actor } from './actor.ts';
+
+export interface BankOptions {
+  families: Config['bankFamilies'];
+  maxUploadBytes: number;
+  admins: string[];
+}
+
+export interface LoraDetails {
+  lora: Lora;
+  images: LoraImage[];
+}
+
+export class Bank {
+  constructor(
+    readonly db: Database,
+    readonly store: FileStore,
+    readonly options: BankOptions,
+    private readonly opened?: OpenedDatabase,
+  ) {}
+
+  /** Open the database named by the config (PGlite or Postgres), migrate it, and the local file store. */
+  static async open(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'storageDir' | 'bankFamilies' | 'maxUploadMiB' | 'admins'>): Promise<Bank> {
+    const opened = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+    return new Bank(
+      opened.db,
+      new LocalFileStore(config.storageDir),
+      { families: config.bankFamilies, maxUploadBytes: config.maxUploadMiB * 2 ** 20, admins: config.admins },
+      opened,
+    );
+  }
+
+  get driver(): string {
+    return this.opened?.driver ?? 'external';
+  }
+
+  get location(): string {
+    return this.opened?.location ?? 'external';
+  }
+
+  async close(): Promise<void> {
+    await this.opened?.close();
+  }
+
+  add(input: AddLoraInput): Promise<AddLoraResult> {
+    return addLora(
+      { db: this.db, store: this.store, families: this.options.families, maxUploadBytes: this.options.maxUploadBytes },
+      input,
+    );
+  }
+
+  /** The live (not removed) entry with this name that the viewer may see, or undefined. */
+  async find(name: string, viewer?: Pick<Actor, 'communityId'>): Promise<Lora | undefined> {
+    const [row] = await this.db
+      .select()
+      .from(loras)
+      .where(and(eq(loras.name, name.trim().toLowerCase()), ne(loras.status, 'removed')));
+    if (!row) return undefined;
+    if (row.visibility === 'community' && row.communityId !== viewer?.communityId) return undefined;
+    return row;
+  }
+
+  async require(name: string, viewer?: Pick<Actor, 'communityId'>): Promise<Lora> {
+    const row = await this.find(name, viewer);
+    if (!row) throw new ZipbankError('bank.not-found', { name });
+    return row;
+  }
+
+  async show(name: string, viewer?: Pick<Actor, 'communityId'>): Promise<LoraDetails> {
+    const lora = await this.require(name, viewer);
+    const images = await this.db.select().from(loraImages).where(eq(loraImages.loraId, lora.id)).orderBy(asc(loraImages.position));
+    return { lora, images };
+  }
+
+  search(q: SearchQuery): Promise<SearchPage> {
+    return searchLoras(this.db, q);
+  }
+
+  autocomplete(prefix: string, filter?: LoraFilter, limit?: number): Promise<AutocompleteItem[]> {
+    return autocomplete(this.db, prefix, filter, limit);
+  }
+
+  async rate(name: string, actor: Actor, stars: number): Promise<RatingResult> {
+    return rateLora(this.db, await this.require(name, actor), actor, stars);
+  }
+
+  async report(name: string, actor: Actor, reason: string, details?: string): Promise<{ id: string; openReports: number }> {
+    return reportLora(this.db, await this.require(name, actor), actor, reason, details);
+  }
+
+  async remove(name: string, actor: Actor, reason: string): Promise<Lora> {
+    return removeLora(this.db, await this.require(name, actor), actor, this.options.admins, reason);
+  }
+
+  recordUse(ids: string[]): Promise<void> {
+    return recordUse(this.db, ids);
+  }
+
+  /** Counts for start-up logs and the status page. */
+  async stats(): Promise<{ loras: number; subjects: number; styles: number }> {
+    const [row] = await this.db
+      .select({
+        loras: sql<number>`count(*)::int`,
+        subjects: sql<number>`(count(*) filter (where ${loras.kind} = 'subject'))::int`,
+        styles: sql<number>`(count(*) filter (where ${loras.kind} = 'style'))::int`,
+      })
+      .from(loras)
+      .where(eq(loras.status, 'active'));
+    return row!;
+  }
+}
+
+export { CLI_ACTOR, type Actor } from './actor.ts';
+export type { AddLoraInput, AddLoraResult } from './upload.ts';
+export type { SearchQuery, SearchPage, LoraFilter, AutocompleteItem, SortOrder } from './search.ts';
+export { REPORT_REASONS } from './moderation.ts';

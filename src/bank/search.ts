@@ -1,0 +1,223 @@
+/**
+ * Browsing the bank: full-text search (Postgres tsvector + GIN), filters, sorts,
+ * cursor pagination, and prefix autocomplete for chat (at most 25 results).
+ *
+ * @example
+ *   const page = await searchLoras(db, { text: 'water', kind: 'style', sort: 'popular', limit: 10 });
+ *   const next = await searchLoras(db, { text: 'water', kind: 'style', sort: 'popular', limit: 10, cursor: page.nextCursor });
+ */
+import { and, arrayContains, eq, or, sql, type SQL } from 'drizzle-orm';
+import { ZipbankError } from '../errors/index.ts';
+import { loras, type Lora } from './schema.ts';
+import type { Database } from './db.ts';
+
+export type SortOrder = 'relevance' | 'popular' | 'rating' | 'newest';
+
+export interface LoraFilter {
+  kind?: 'subject' | 'style' | 'other';
+  baseModel?: 'sd15' | 'sd2' | 'sdxl';
+  /** Include NSFW entries (default false). */
+  nsfw?: boolean;
+  /** Every tag must be present. */
+  tags?: string[];
+  uploader?: { platform: string; userId: string };
+  /** The viewer's community: community-only entries of other communities are invisible. */
+  communityId?: string;
+}
+
+export interface SearchQuery extends LoraFilter {
+  text?: string;
+  /** Default: relevance when `text` is given, else popular. */
+  sort?: SortOrder;
+  /** 1-100, default 20. */
+  limit?: number;
+  cursor?: string;
+}
+
+export type LoraSummary = Pick<
+  Lora,
+  | 'id'
+  | 'name'
+  | 'displayName'
+  | 'kind'
+  | 'baseModel'
+  | 'description'
+  | 'tags'
+  | 'triggerWords'
+  | 'nsfw'
+  | 'usesCount'
+  | 'ratingCount'
+  | 'ratingMean'
+  | 'createdAt'
+  | 'uploaderPlatform'
+  | 'uploaderId'
+  | 'uploaderName'
+>;
+
+export interface SearchPage {
+  items: LoraSummary[];
+  nextCursor: string | undefined;
+}
+
+const summaryColumns = {
+  id: loras.id,
+  name: loras.name,
+  displayName: loras.displayName,
+  kind: loras.kind,
+  baseModel: loras.baseModel,
+  description: loras.description,
+  tags: loras.tags,
+  triggerWords: loras.triggerWords,
+  nsfw: loras.nsfw,
+  usesCount: loras.usesCount,
+  ratingCount: loras.ratingCount,
+  ratingMean: loras.ratingMean,
+  createdAt: loras.createdAt,
+  uploaderPlatform: loras.uploaderPlatform,
+  uploaderId: loras.uploaderId,
+  uploaderName: loras.uploaderName,
+};
+
+/** Words of a user query, lowercased, at most 8. */
+export function queryTerms(text: string): string[] {
+  return (text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).slice(0, 8);
+}
+
+/** A to_tsquery string: every term required, the last one as a prefix (typing "water" finds "watercolor"). */
+export function tsqueryFor(text: string): string | undefined {
+  const terms = queryTerms(text);
+  if (terms.length === 0) return undefined;
+  return terms.map((t, i) => (i === terms.length - 1 ? `${t}:*` : t)).join(' & ');
+}
+
+export function filterConditions(f: LoraFilter): SQL[] {
+  const c: SQL[] = [eq(loras.status, 'active')];
+  if (f.kind) c.push(eq(loras.kind, f.kind));
+  if (f.baseModel) c.push(eq(loras.baseModel, f.baseModel));
+  if (!f.nsfw) c.push(eq(loras.nsfw, false));
+  if (f.tags?.length) c.push(arrayContains(loras.tags, f.tags.map((t) => t.toLowerCase())));
+  if (f.uploader) c.push(and(eq(loras.uploaderPlatform, f.uploader.platform), eq(loras.uploaderId, f.uploader.userId))!);
+  c.push(
+    f.communityId
+      ? or(eq(loras.visibility, 'public'), eq(loras.communityId, f.communityId))!
+      : eq(loras.visibility, 'public'),
+  );
+  return c;
+}
+
+interface Cursor {
+  s: SortOrder;
+  /** Keyset: last row's sort value and id; relevance: offset. */
+  v?: number | string;
+  id?: string;
+  o?: number;
+}
+
+function encodeCursor(c: Cursor): string {
+  return Buffer.from(JSON.stringify(c)).toString('base64url');
+}
+
+function decodeCursor(s: string, sort: SortOrder): Cursor {
+  try {
+    const c = JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as Cursor;
+    if (c.s !== sort) throw new Error('sort changed');
+    return c;
+  } catch (e) {
+    throw new ZipbankError('bank.invalid-cursor', {}, { cause: e });
+  }
+}
+
+/** Relevance is ranked among the most used matches, which bounds the work for very common words. */
+const RELEVANCE_CANDIDATES = 2000;
+
+export async function searchLoras(db: Database, q: SearchQuery): Promise<SearchPage> {
+  const limit = q.limit ?? 20;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
+    throw new ZipbankError('bank.invalid-query', { reason: `limit must be 1-100, got ${limit}` });
+  }
+  const tsq = q.text ? tsqueryFor(q.text) : undefined;
+  if (q.text && !tsq) return { items: [], nextCursor: undefined };
+  const sort: SortOrder = q.sort ?? (tsq ? 'relevance' : 'popular');
+  if (sort === 'relevance' && !tsq) throw new ZipbankError('bank.invalid-query', { reason: 'relevance sort needs search text' });
+  const cursor = q.cursor ? decodeCursor(q.cursor, sort) : undefined;
+  const where = filterConditions(q);
+  const query = tsq ? sql`to_tsquery('english', ${tsq})` : undefined;
+  if (query) where.push(sql`${loras.search} @@ ${query}`);
+
+  if (sort === 'relevance') {
+    const offset = cursor?.o ?? 0;
+    const rows = await db
+      .select({ ...summaryColumns })
+      .from(
+        db
+          .select({ ...summaryColumns, search: loras.search })
+          .from(loras)
+          .where(and(...where))
+          .orderBy(sql`${loras.usesCount} desc`, loras.id)
+          .limit(RELEVANCE_CANDIDATES)
+          .as('candidates'),
+      )
+      .orderBy(sql`ts_rank(search, ${query}) desc`, sql`uses_count desc`, sql`id`)
+      .limit(limit + 1)
+      .offset(offset);
+    return page(rows as LoraSummary[], limit, () => ({ s: sort, o: offset + limit }));
+  }
+
+  const col = sort === 'popular' ? loras.usesCount : sort === 'rating' ? loras.ratingMean : loras.createdAt;
+  if (cursor) {
+    const v = sort === 'newest' ? sql`${new Date(cursor.v as string).toISOString()}::timestamptz` : sql`${cursor.v}`;
+    where.push(sql`(${col} < ${v} or (${col} = ${v} and ${loras.id} > ${cursor.id}))`);
+  }
+  const rows = await db
+    .select(summaryColumns)
+    .from(loras)
+    .where(and(...where))
+    .orderBy(sql`${col} desc`, loras.id)
+    .limit(limit + 1);
+  return page(rows, limit, (last) => ({
+    s: sort,
+    v: sort === 'popular' ? last.usesCount : sort === 'rating' ? last.ratingMean : last.createdAt.toISOString(),
+    id: last.id,
+  }));
+}
+
+function page(rows: LoraSummary[], limit: number, next: (last: LoraSummary) => Cursor): SearchPage {
+  const items = rows.slice(0, limit);
+  return { items, nextCursor: rows.length > limit ? encodeCursor(next(items[items.length - 1]!)) : undefined };
+}
+
+export interface AutocompleteItem {
+  name: string;
+  displayName: string;
+  kind: 'subject' | 'style' | 'other';
+  baseModel: 'sd15' | 'sd2' | 'sdxl' | 'unknown';
+}
+
+/**
+ * Names for a chat autocomplete box: entries whose name starts with the typed text
+ * first (most used first), then entries whose display name, tags or trigger words
+ * start with it. At most 25, as Discord allows.
+ */
+export async function autocomplete(db: Database, prefix: string, filter: LoraFilter = {}, limit = 25): Promise<AutocompleteItem[]> {
+  const max = Math.min(Math.max(1, limit), 25);
+  const p = prefix.trim().toLowerCase();
+  const cols = { name: loras.name, displayName: loras.displayName, kind: loras.kind, baseModel: loras.baseModel };
+  const where = filterConditions(filter);
+  const escaped = p.replace(/[\\%_]/g, (m) => `\\${m}`);
+  const byName = await db
+    .select(cols)
+    .from(loras)
+    .where(and(...where, sql`${loras.name} like ${escaped + '%'}`))
+    .orderBy(sql`${loras.usesCount} desc`, loras.name)
+    .limit(max);
+  const tsq = tsqueryFor(p);
+  if (byName.length >= max || !tsq) return byName;
+  const more = await db
+    .select(cols)
+    .from(loras)
+    .where(and(...where, sql`${loras.search} @@ to_tsquery('english', ${tsq})`, sql`${loras.name} not like ${escaped + '%'}`))
+    .orderBy(sql`${loras.usesCount} desc`, loras.name)
+    .limit(max - byName.length);
+  return [...byName, ...more];
+}
+

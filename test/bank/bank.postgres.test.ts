@@ -1,0 +1,9 @@
+import { describe, inject, it } from 'vitest';
+import { searchSuite } from './search.suite.ts';
+
+const url = inject('pgUrl');
+if (url) {
+  searchSuite('postgres', url);
+} else {
+  describe.skip('bank on postgres (no server: see test/setup/postgres.ts)', () => it('skipped', () => {}));
+}
