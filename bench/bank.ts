@@ -11,7 +11,7 @@ import { mkdtempSync, openSync, writeSync, closeSync, rmSync, statSync } from 'n
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { sql } from 'drizzle-orm';
-import { openDatabase } from '../src/bank/db.ts';
+import { openDatabase, queryRows } from '../src/bank/db.ts';
 import { Bank } from '../src/bank/index.ts';
 import { LocalFileStore } from '../src/bank/storage.ts';
 import { loras, type NewLora } from '../src/bank/schema.ts';
@@ -104,7 +104,7 @@ async function benchDatabase(): Promise<void> {
       await opened.db.insert(loras).values(Array.from({ length: Math.min(1000, ROWS - i) }, (_, k) => makeRow(i + k)));
     }
     await opened.db.execute(sql`analyze loras`);
-    console.log(`inserted ${ROWS} rows in ${((performance.now() - t0) / 1000).toFixed(1)} s (PostgreSQL ${(await opened.db.execute(sql`show server_version`)).rows[0]?.server_version})`);
+    console.log(`inserted ${ROWS} rows in ${((performance.now() - t0) / 1000).toFixed(1)} s (PostgreSQL ${(await queryRows<{ server_version: string }>(opened.db, sql`show server_version`))[0]?.server_version})`);
 
     const queries = Array.from({ length: 300 }, () => {
       const r = rand();

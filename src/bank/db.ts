@@ -13,6 +13,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import type { SQL } from 'drizzle-orm';
 import * as schema from './schema.ts';
 import { ZipbankError } from '../errors/index.ts';
 
@@ -117,4 +118,10 @@ async function openPglite(dataDir: string): Promise<OpenedDatabase> {
     throw migrationError(location, e);
   }
   return { db: db as unknown as Database, driver: 'pglite', location, close: () => client.close() };
+}
+
+/** Run raw SQL and return its rows (both drivers answer `{ rows }`). */
+export async function queryRows<T>(db: Database, query: SQL): Promise<T[]> {
+  const result = (await db.execute(query)) as unknown as { rows: T[] };
+  return result.rows;
 }

@@ -146,26 +146,28 @@ export async function searchLoras(db: Database, q: SearchQuery): Promise<SearchP
 
   if (sort === 'relevance') {
     const offset = cursor?.o ?? 0;
+    const candidates = db
+      .select({ ...summaryColumns, search: loras.search })
+      .from(loras)
+      .where(and(...where))
+      .orderBy(sql`${loras.usesCount} desc`, loras.id)
+      .limit(RELEVANCE_CANDIDATES)
+      .as('candidates');
+    const fields = Object.fromEntries(Object.keys(summaryColumns).map((k) => [k, candidates[k as keyof typeof summaryColumns]]));
     const rows = await db
-      .select({ ...summaryColumns })
-      .from(
-        db
-          .select({ ...summaryColumns, search: loras.search })
-          .from(loras)
-          .where(and(...where))
-          .orderBy(sql`${loras.usesCount} desc`, loras.id)
-          .limit(RELEVANCE_CANDIDATES)
-          .as('candidates'),
-      )
-      .orderBy(sql`ts_rank(search, ${query}) desc`, sql`uses_count desc`, sql`id`)
+      .select(fields as unknown as typeof summaryColumns)
+      .from(candidates)
+      .orderBy(sql`ts_rank(${candidates.search}, ${query}) desc`, sql`${candidates.usesCount} desc`, candidates.id)
       .limit(limit + 1)
       .offset(offset);
-    return page(rows as LoraSummary[], limit, () => ({ s: sort, o: offset + limit }));
+    return page(rows, limit, () => ({ s: sort, o: offset + limit }));
   }
 
   const col = sort === 'popular' ? loras.usesCount : sort === 'rating' ? loras.ratingMean : loras.createdAt;
   if (cursor) {
-    const v = sort === 'newest' ? sql`${new Date(cursor.v as string).toISOString()}::timestamptz` : sql`${cursor.v}`;
+    // created_at never changes, so "newest" pages from the row itself (exact to the microsecond);
+    // counters may change between pages, so their cursor carries the value it was read at.
+    const v = sort === 'newest' ? sql`(select ${loras.createdAt} from ${loras} where ${loras.id} = ${cursor.id})` : sql`${cursor.v}`;
     where.push(sql`(${col} < ${v} or (${col} = ${v} and ${loras.id} > ${cursor.id}))`);
   }
   const rows = await db
@@ -176,7 +178,7 @@ export async function searchLoras(db: Database, q: SearchQuery): Promise<SearchP
     .limit(limit + 1);
   return page(rows, limit, (last) => ({
     s: sort,
-    v: sort === 'popular' ? last.usesCount : sort === 'rating' ? last.ratingMean : last.createdAt.toISOString(),
+    v: sort === 'popular' ? last.usesCount : sort === 'rating' ? last.ratingMean : undefined,
     id: last.id,
   }));
 }

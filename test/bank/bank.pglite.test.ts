@@ -1,3 +1,5 @@
 import { searchSuite } from './search.suite.ts';
+import { uploadSuite } from './upload.suite.ts';
 
 searchSuite('pglite', '');
+uploadSuite('pglite', '');

@@ -3,6 +3,7 @@ import { beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { loras, type NewLora } from '../../src/bank/schema.ts';
 import { keywordsOf } from '../../src/bank/upload.ts';
+import { queryRows } from '../../src/bank/db.ts';
 import { openTestBank, type Backend, type TestBank } from '../support/bank.ts';
 
 let n = 0;
@@ -134,7 +135,7 @@ export function searchSuite(backend: Backend, pgUrl: string): void {
     it('keeps names unique among live entries only', async () => {
       await expect(t.bank.db.insert(loras).values(row({ name: 'corgi' }))).rejects.toThrow();
       await t.bank.db.insert(loras).values(row({ name: 'gone' }));
-      const [{ c }] = (await t.bank.db.execute(sql`select count(*)::int as c from loras where name = 'gone'`)).rows as { c: number }[];
+      const [{ c }] = (await queryRows<{ c: number }>(t.bank.db, sql`select count(*)::int as c from loras where name = 'gone'`)) as [{ c: number }];
       expect(c).toBe(2);
     });
   });

@@ -4,6 +4,11 @@ import type { Command } from '../command.ts';
 export async function loadCommands(): Promise<Command[]> {
   const modules: { default: Command }[] = await Promise.all([
     // one `import('./<name>.ts'),` line per command file
+    import('./start.ts'),
+    import('./bank.ts'),
+    import('./model.ts'),
+    import('./tokenize.ts'),
+    import('./lora.ts'),
   ]);
   return modules.map((m) => m.default);
 }

@@ -5,7 +5,7 @@
  * @example
  *   const img = await normalizeImage('/tmp/dog.jpg'); // PNG bytes, EXIF orientation applied, metadata stripped
  */
-import sharp from 'sharp';
+import sharp, { type Metadata } from 'sharp';
 import { ZipbankError } from '../../errors/index.ts';
 
 export interface NormalizedImage {
@@ -32,7 +32,7 @@ const ACCEPTED = new Set(['png', 'jpeg', 'webp']);
 export async function normalizeImage(input: string | Buffer, options: NormalizeOptions = {}): Promise<NormalizedImage> {
   const file = options.displayName ?? (typeof input === 'string' ? input : 'image');
   const maxSide = options.maxSide ?? 4096;
-  let meta: sharp.Metadata;
+  let meta: Metadata;
   try {
     meta = await sharp(input).metadata();
   } catch (e) {

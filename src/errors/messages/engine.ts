@@ -1,5 +1,45 @@
 /** Messages for the engine: models, graphs, runtime, pipelines (src/engine). */
 export const engineMessages = {
+  'runtime.unknown-device': (d: { value: string; known: readonly string[] }) =>
+    `ZIPBANK_DEVICE=${d.value} is not a device; use one of ${d.known.join(', ')} (auto tries CUDA, then WebGPU, then CPU).`,
+  'runtime.provider-unavailable': (d: { provider: string; reason: string }) =>
+    `the ${d.provider} execution provider was asked for but does not work here: ${d.reason}. ` +
+    `Fix that, or set ZIPBANK_DEVICE=auto (falls back to what works) or ZIPBANK_DEVICE=cpu.`,
+  'runtime.session-failed': (d: { model: string; provider: string; reason: string }) =>
+    `cannot load model ${d.model} on ${d.provider}: ${d.reason}`,
+  'runtime.run-failed': (d: { model: string; provider: string; op: string | undefined; node: string | undefined; reason: string }) =>
+    d.node !== undefined
+      ? `model ${d.model} failed on ${d.provider} in ${d.op} node "${d.node}": ${d.reason}`
+      : `model ${d.model} failed on ${d.provider}: ${d.reason}`,
+  'runtime.bad-input': (d: { model: string; input: string; reason: string }) =>
+    `model ${d.model}: input "${d.input}" is wrong: ${d.reason}.`,
+  'runtime.unknown-name': (d: { model: string; kind: 'input' | 'output'; name: string; known: readonly string[] }) =>
+    `model ${d.model} has no ${d.kind} "${d.name}"; its ${d.kind}s are: ${d.known.join(', ')}.`,
+  'runtime.bad-tensor': (d: { dtype: string; dims: number[]; reason: string }) =>
+    `cannot make a ${d.dtype} tensor of shape [${d.dims.join(', ')}]: ${d.reason}.`,
+  'onnx.bad-model': (d: { model: string; reason: string }) =>
+    `${d.model} is not a readable ONNX model (${d.reason}). Export it again or check that the file is complete.`,
+  'onnx.bad-attribute': (d: { name: string; value: string }) =>
+    `attribute ${d.name} = ${d.value} has no ONNX attribute type; use a number, string, array, or an attr.* wrapper.`,
+  'onnx.unsupported-dtype': (d: { what: string; dtype: string }) =>
+    `${d.what} has element type ${d.dtype}, which zipbank cannot use here.`,
+  'onnx.unsupported-opset': (d: { opset: number; supported: string }) =>
+    `ONNX opset ${d.opset} is not supported by the graph builder (supported: ${d.supported}).`,
+  'onnx.external-data': (d: { tensor: string; reason: string }) =>
+    `the external data of tensor ${d.tensor} is unusable: ${d.reason}. Check that the weight files are complete and next to the model.`,
+  'onnx.invalid-op': (d: { graph: string; op: string; scope: string; reason: string }) =>
+    `graph ${d.graph}, ${d.scope}: cannot build ${d.op}: ${d.reason}.`,
+  'onnx.duplicate-name': (d: { graph: string; name: string }) =>
+    `graph ${d.graph}: the name ${d.name} is used twice; give the input, initializer or output another name.`,
+  'onnx.foreign-value': (d: { graph: string; value: string; op: string }) =>
+    `graph ${d.graph}: ${d.op} was given ${d.value}, a value of another graph.`,
+  'onnx.dynamic-shape': (d: { graph: string; value: string; shape: string }) =>
+    `graph ${d.graph}: ${d.value} has shape ${d.shape}, but a static size is needed here; give the graph inputs static sizes.`,
+  'onnx.missing-weight': (d: { graph: string; name: string; source: string }) =>
+    `graph ${d.graph} needs weight ${d.name}, which ${d.source} does not have. Check that the weight files match the model config.`,
+  'onnx.weight-shape': (d: { name: string; expected: number[]; actual: number[]; source: string }) =>
+    `weight ${d.name} in ${d.source} has shape [${d.actual.join(', ')}], but the model config needs [${d.expected.join(', ')}]. ` +
+    `The weights and config.json are from different models.`,
   'image.unreadable': (d: { file: string; reason: string }) =>
     `${d.file} is not a readable image (${d.reason}). Send a PNG, JPEG or WebP file.`,
   'image.format': (d: { file: string; format: string }) =>

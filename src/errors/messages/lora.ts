@@ -38,6 +38,4 @@ export const loraMessages = {
   'lora.safeloras-order': (d: { file: string; reason: string }) =>
     `${d.file} is a "safeloras" file (cloneofsimo/lora) whose numbered modules cannot be matched to the base model: ${d.reason}. ` +
     `Convert it to the kohya or diffusers format with the tool that trained it.`,
-  'lora.no-reader': (d: { file: string }) =>
-    `${d.file}: this LoRA module cannot be read into memory (no tensor source). This is a bug in the caller.`,
 };
