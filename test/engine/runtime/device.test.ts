@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import {
+  chooseProvider,
+  cudaProviderInstalled,
+  defaultProvider,
+  ortVersion,
+  ortBackends,
+  parseDevice,
+  probeProvider,
+  type GpuProvider,
+  type Probe,
+  type ProbeResult,
+} from '../../../src/engine/runtime/index.ts';
+import { isZipbankError } from '../../../src/errors/index.ts';
+
+/** A probe that answers from a table and records what it was asked. */
+function fakeProbe(answers: Partial<Record<GpuProvider, ProbeResult>>): Probe & { asked: GpuProvider[] } {
+  const asked: GpuProvider[] = [];
+  const probe = async (p: GpuProvider) => {
+    asked.push(p);
+    return answers[p] ?? { ok: false, reason: `${p} is not there` };
+  };
+  return Object.assign(probe, { asked });
+}
+
+describe('parseDevice', () => {
+  it.each([
+    [undefined, 'auto'],
+    ['', 'auto'],
+    ['auto', 'auto'],
+    ['CPU', 'cpu'],
+    [' cuda ', 'cuda'],
+    ['webgpu', 'webgpu'],
+  ])('%j -> %s', (value, expected) => {
+    expect(parseDevice(value)).toBe(expected);
+  });
+
+  it('refuses an unknown device with the choices', () => {
+    try {
+      parseDevice('gpu');
+      expect.unreachable();
+    } catch (e) {
+      expect(isZipbankError(e, 'runtime.unknown-device')).toBe(true);
+      expect((e as Error).message).toContain('auto, cuda, webgpu, cpu');
+    }
+  });
+});
+
+describe('chooseProvider with an injected probe', () => {
+  const ok: ProbeResult = { ok: true };
+  it.each<{ name: string; device: string; answers: Partial<Record<GpuProvider, ProbeResult>>; provider: string; skipped: string[]; asked: GpuProvider[] }>([
+    { name: 'auto takes CUDA when it works', device: 'auto', answers: { cuda: ok, webgpu: ok }, provider: 'cuda', skipped: [], asked: ['cuda'] },
+    { name: 'auto falls back to WebGPU', device: 'auto', answers: { webgpu: ok }, provider: 'webgpu', skipped: ['cuda'], asked: ['cuda', 'webgpu'] },
+    { name: 'auto falls back to CPU', device: 'auto', answers: {}, provider: 'cpu', skipped: ['cuda', 'webgpu'], asked: ['cuda', 'webgpu'] },
+    { name: 'cpu probes nothing', device: 'cpu', answers: {}, provider: 'cpu', skipped: [], asked: [] },
+    { name: 'an explicit webgpu that works', device: 'webgpu', answers: { webgpu: ok }, provider: 'webgpu', skipped: [], asked: ['webgpu'] },
+  ])('$name', async ({ device, answers, provider, skipped, asked }) => {
+    const probe = fakeProbe(answers);
+    const logs: string[] = [];
+    const choice = await chooseProvider({ device, probe, log: (_l, m) => logs.push(m) });
+    expect(choice.provider).toBe(provider);
+    expect(choice.skipped.map((s) => s.provider)).toEqual(skipped);
+    expect(probe.asked).toEqual(asked);
+    for (const s of choice.skipped) {
+      expect(s.reason).toBe(`${s.provider} is not there`);
+      expect(logs.some((l) => l.includes(`skipping ${s.provider}: ${s.reason}`))).toBe(true);
+    }
+    if (device !== 'cpu') expect(logs.at(-1)).toContain(`execution provider ${provider}`);
+  });
+
+  it.each(['cuda', 'webgpu'])('an explicit %s that fails is an error, not a silent fallback', async (device) => {
+    const e = await chooseProvider({ device, probe: fakeProbe({}), log: () => {} }).catch((x: unknown) => x);
+    expect(isZipbankError(e, 'runtime.provider-unavailable')).toBe(true);
+    expect((e as Error).message).toContain(`${device} is not there`);
+    expect((e as Error).message).toContain('ZIPBANK_DEVICE=cpu');
+  });
+
+  it('reads ZIPBANK_DEVICE from the environment it is given', async () => {
+    const probe = fakeProbe({ cuda: { ok: true } });
+    expect((await chooseProvider({ env: { ZIPBANK_DEVICE: 'cpu' }, probe })).provider).toBe('cpu');
+    expect((await chooseProvider({ env: {}, probe, log: () => {} })).provider).toBe('cuda');
+  });
+});
+
+describe('on this machine (real probes)', () => {
+  it('lists the bundled backends', () => {
+    expect(ortVersion).toBe('1.30.0');
+    const names = ortBackends().map((b) => b.name);
+    expect(names).toEqual(expect.arrayContaining(['cpu', 'webgpu', 'cuda']));
+  });
+
+  it('auto always ends on a working provider and explains every skip', async () => {
+    const logs: string[] = [];
+    const choice = await chooseProvider({ device: 'auto', log: (_l, m) => logs.push(m) });
+    expect(['cuda', 'webgpu', 'cpu']).toContain(choice.provider);
+    if (!cudaProviderInstalled()) {
+      expect(choice.skipped[0]).toMatchObject({ provider: 'cuda' });
+      expect(choice.skipped[0]!.reason).toContain('libonnxruntime_providers_cuda.so');
+    }
+    for (const s of choice.skipped) expect(s.reason.length).toBeGreaterThan(10);
+    expect(logs.length).toBe(choice.skipped.length + 1);
+  });
+
+  it('probes WebGPU without crashing the process', async () => {
+    const r = await probeProvider('webgpu');
+    if (!r.ok) expect(r.reason).toMatch(/\S/);
+    expect((await chooseProvider({ device: 'cpu' })).provider).toBe('cpu');
+  });
+
+  it('makes the process-wide choice once', async () => {
+    const a = defaultProvider();
+    expect(defaultProvider()).toBe(a);
+    expect(['cuda', 'webgpu', 'cpu']).toContain((await a).provider);
+  });
+});
