@@ -98,6 +98,7 @@ export const loras = pgTable(
     index('loras_search_gin').using('gin', t.search),
     index('loras_name_prefix_idx').on(sql`${t.name} text_pattern_ops`),
     index('loras_uses_idx').on(t.usesCount.desc(), t.id),
+    index('loras_kind_base_uses_idx').on(t.kind, t.baseModel, t.usesCount.desc(), t.id),
     index('loras_rating_idx').on(t.ratingMean.desc(), t.id),
     index('loras_created_idx').on(t.createdAt.desc(), t.id),
     index('loras_uploader_idx').on(t.uploaderPlatform, t.uploaderId),

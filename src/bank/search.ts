@@ -9,7 +9,7 @@
 import { and, arrayContains, eq, or, sql, type SQL } from 'drizzle-orm';
 import { ZipbankError } from '../errors/index.ts';
 import { loras, type Lora } from './schema.ts';
-import type { Database } from './db.ts';
+import { queryRows, type Database } from './db.ts';
 
 export type SortOrder = 'relevance' | 'popular' | 'rating' | 'newest';
 
@@ -128,7 +128,7 @@ function decodeCursor(s: string, sort: SortOrder): Cursor {
 }
 
 /** Relevance is ranked among the most used matches, which bounds the work for very common words. */
-const RELEVANCE_CANDIDATES = 2000;
+const RELEVANCE_CANDIDATES = 300;
 
 export async function searchLoras(db: Database, q: SearchQuery): Promise<SearchPage> {
   const limit = q.limit ?? 20;
@@ -150,7 +150,7 @@ export async function searchLoras(db: Database, q: SearchQuery): Promise<SearchP
       .select({ ...summaryColumns, search: loras.search })
       .from(loras)
       .where(and(...where))
-      .orderBy(sql`${loras.usesCount} desc`, loras.id)
+      .orderBy(sql`${loras.usesCount} desc nulls last`, loras.id)
       .limit(RELEVANCE_CANDIDATES)
       .as('candidates');
     const fields = Object.fromEntries(Object.keys(summaryColumns).map((k) => [k, candidates[k as keyof typeof summaryColumns]]));
@@ -174,7 +174,7 @@ export async function searchLoras(db: Database, q: SearchQuery): Promise<SearchP
     .select(summaryColumns)
     .from(loras)
     .where(and(...where))
-    .orderBy(sql`${col} desc`, loras.id)
+    .orderBy(sql`${col} desc nulls last`, loras.id)
     .limit(limit + 1);
   return page(rows, limit, (last) => ({
     s: sort,
@@ -203,22 +203,30 @@ export interface AutocompleteItem {
 export async function autocomplete(db: Database, prefix: string, filter: LoraFilter = {}, limit = 25): Promise<AutocompleteItem[]> {
   const max = Math.min(Math.max(1, limit), 25);
   const p = prefix.trim().toLowerCase();
+  const where = and(...filterConditions(filter));
   const cols = { name: loras.name, displayName: loras.displayName, kind: loras.kind, baseModel: loras.baseModel };
-  const where = filterConditions(filter);
+  if (!p) {
+    return db.select(cols).from(loras).where(where).orderBy(sql`${loras.usesCount} desc nulls last`, loras.id).limit(max);
+  }
   const escaped = p.replace(/[\\%_]/g, (m) => `\\${m}`);
-  const byName = await db
-    .select(cols)
-    .from(loras)
-    .where(and(...where, sql`${loras.name} like ${escaped + '%'}`))
-    .orderBy(sql`${loras.usesCount} desc`, loras.name)
-    .limit(max);
+  // Names by prefix, most used first. The materialised CTE keeps the planner on the
+  // prefix index (answered from the covering index alone) instead of walking the
+  // whole popularity index when a filter makes matches rare.
+  const byName = await queryRows<AutocompleteItem>(
+    db,
+    sql`with m as materialized (
+          select ${loras.name} as name, ${loras.displayName} as "displayName", ${loras.kind} as kind,
+                 ${loras.baseModel} as "baseModel", ${loras.usesCount} as uses
+          from ${loras} where ${where} and ${loras.name} like ${escaped + '%'})
+        select name, "displayName", kind, "baseModel" from m order by uses desc, name limit ${max}`,
+  );
   const tsq = tsqueryFor(p);
   if (byName.length >= max || !tsq) return byName;
   const more = await db
     .select(cols)
     .from(loras)
-    .where(and(...where, sql`${loras.search} @@ to_tsquery('english', ${tsq})`, sql`${loras.name} not like ${escaped + '%'}`))
-    .orderBy(sql`${loras.usesCount} desc`, loras.name)
+    .where(and(where, sql`${loras.search} @@ to_tsquery('english', ${tsq})`, sql`${loras.name} not like ${escaped + '%'}`))
+    .orderBy(sql`${loras.usesCount} desc nulls last`, loras.id)
     .limit(max - byName.length);
   return [...byName, ...more];
 }

@@ -36,7 +36,8 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startTempPostgres(): Promise<TempPostgres> {
+/** `settings`: extra server settings (`-c name=value`), e.g. a larger shared_buffers for benchmarks. */
+export async function startTempPostgres(settings: Record<string, string> = {}): Promise<TempPostgres> {
   const bin = findPgBin();
   if (!bin) throw new Error('PostgreSQL server binaries (initdb, pg_ctl) not found; install postgresql-15 or set PG_BIN');
   const dir = mkdtempSync(join(tmpdir(), 'zipbank-pg-'));
@@ -56,7 +57,7 @@ export async function startTempPostgres(): Promise<TempPostgres> {
   run('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '-N']);
   run('pg_ctl', [
     '-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '60',
-    '-o', `-h 127.0.0.1 -p ${port} -k ${dir} -F -c fsync=off -c synchronous_commit=off -c full_page_writes=off`,
+    '-o', `-h 127.0.0.1 -p ${port} -k ${dir} -F -c fsync=off -c synchronous_commit=off -c full_page_writes=off ${Object.entries(settings).map(([k, v]) => `-c ${k}=${v}`).join(' ')}`,
     'start',
   ]);
   let stopped = false;

@@ -1,0 +1,1 @@
+CREATE INDEX "loras_kind_base_uses_idx" ON "loras" USING btree ("kind","base_model","uses_count" DESC NULLS LAST,"id");
