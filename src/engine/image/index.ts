@@ -56,3 +56,83 @@ export async function normalizeImage(input: string | Buffer, options: NormalizeO
     throw new ZipbankError('image.unreadable', { file, reason: (e as Error).message }, { cause: e });
   }
 }
+
+/** 8-bit RGB pixels, row-major, 3 bytes per pixel. */
+export interface RawImage {
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
+
+/**
+ * Decoder output [B, 3, H, W] in [-1, 1] -> B RGB images (x / 2 + 0.5, clamped,
+ * rounded to 8 bits), as diffusers' image processor does.
+ */
+export function tensorToImages(data: Float32Array, shape: readonly number[]): RawImage[] {
+  const [b, c, h, w] = shape as [number, number, number, number];
+  if (shape.length !== 4 || c !== 3 || data.length !== b * c * h * w) {
+    throw new RangeError(`tensorToImages: expected [B, 3, H, W] matching ${data.length} values, got [${shape.join(', ')}]`);
+  }
+  const plane = h * w;
+  const images: RawImage[] = [];
+  for (let n = 0; n < b; n++) {
+    const out = new Uint8Array(plane * 3);
+    const base = n * 3 * plane;
+    for (let i = 0; i < plane; i++) {
+      for (let ch = 0; ch < 3; ch++) {
+        const v = data[base + ch * plane + i]! / 2 + 0.5;
+        out[i * 3 + ch] = Math.round(Math.min(1, Math.max(0, Number.isNaN(v) ? 0 : v)) * 255);
+      }
+    }
+    images.push({ width: w, height: h, data: out });
+  }
+  return images;
+}
+
+/**
+ * An image file (or bytes) -> [1, 3, H, W] in [-1, 1], resized to cover H x W and
+ * centre-cropped: the VAE encoder's input.
+ */
+export async function imageToTensor(input: string | Buffer, width: number, height: number): Promise<Float32Array> {
+  const { data } = await sharp(input)
+    .rotate()
+    .removeAlpha()
+    .resize(width, height, { fit: 'cover', position: 'centre' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const plane = width * height;
+  const out = new Float32Array(3 * plane);
+  for (let i = 0; i < plane; i++) for (let ch = 0; ch < 3; ch++) out[ch * plane + i] = (data[i * 3 + ch]! / 255) * 2 - 1;
+  return out;
+}
+
+export async function encodeImage(img: RawImage, format: 'png' | 'webp' = 'png', quality = 90): Promise<Buffer> {
+  const s = sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } });
+  return format === 'png' ? s.png().toBuffer() : s.webp({ quality }).toBuffer();
+}
+
+/**
+ * Images side by side in a grid (row-major, `cols` per row; 2x2 for four images),
+ * with an optional gap. All cells take the size of the largest image.
+ */
+export async function composeGrid(images: (RawImage | Buffer)[], options: { cols?: number; gap?: number; format?: 'png' | 'webp'; quality?: number } = {}): Promise<Buffer> {
+  if (images.length === 0) throw new RangeError('composeGrid: no images');
+  const cols = Math.min(options.cols ?? Math.ceil(Math.sqrt(images.length)), images.length);
+  const gap = options.gap ?? 0;
+  const tiles = await Promise.all(
+    images.map(async (img) => {
+      if (Buffer.isBuffer(img)) {
+        const m = await sharp(img).metadata();
+        return { input: await sharp(img).removeAlpha().png().toBuffer(), width: m.width ?? 0, height: m.height ?? 0 };
+      }
+      return { input: await encodeImage(img), width: img.width, height: img.height };
+    }),
+  );
+  const cw = Math.max(...tiles.map((t) => t.width));
+  const ch = Math.max(...tiles.map((t) => t.height));
+  const rows = Math.ceil(tiles.length / cols);
+  const canvas = sharp({
+    create: { width: cols * cw + (cols - 1) * gap, height: rows * ch + (rows - 1) * gap, channels: 3, background: '#202020' },
+  }).composite(tiles.map((t, i) => ({ input: t.input, left: (i % cols) * (cw + gap), top: Math.floor(i / cols) * (ch + gap) })));
+  return options.format === 'webp' ? canvas.webp({ quality: options.quality ?? 90 }).toBuffer() : canvas.png().toBuffer();
+}
