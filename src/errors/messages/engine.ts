@@ -85,6 +85,27 @@ export const engineMessages = {
     `${d.folder}: cannot read ${d.file} (${d.reason}). A diffusers model folder needs model_index.json and a config.json per component.`,
   'model.unknown-preset': (d: { preset: string; known: readonly string[] }) =>
     `unknown model preset "${d.preset}"; known presets: ${d.known.join(', ')}.`,
+  'model.missing-weights': (d: { folder: string; component: string; tried: readonly string[]; found: readonly string[] }) =>
+    `${d.folder}: no ${d.component} weights: none of ${d.tried.join(', ')} exists` +
+    (d.found.length ? ` (found ${d.found.join(', ')}; zipbank reads .safetensors only: .bin/.ckpt files are pickles, convert them first)` : '') +
+    `. Pick another variant (fp16, fp32, auto) or download the component's weights.`,
+  'model.missing-tensor': (d: { file: string; tensor: string; shape: readonly number[]; more: number }) =>
+    `${d.file}: missing tensor ${d.tensor} [${d.shape.join(', ')}]${d.more ? ` (and ${d.more} more)` : ''}. ` +
+    `The weights do not match the component's config.json (another model, or an incomplete file).`,
+  'model.unexpected-tensor': (d: { file: string; tensor: string; more: number }) =>
+    `${d.file}: unexpected tensor ${d.tensor}${d.more ? ` (and ${d.more} more)` : ''}: the component's config.json describes no such weight. ` +
+    `The weights and config.json are from different models.`,
+  'model.tensor-shape': (d: { file: string; tensor: string; actual: readonly number[]; expected: readonly number[] }) =>
+    `${d.file}: tensor ${d.tensor} has shape [${d.actual.join(', ')}], the config expects [${d.expected.join(', ')}]. ` +
+    `The weights and config.json are from different models.`,
+  'model.tensor-dtype': (d: { file: string; tensor: string; dtype: string }) =>
+    `${d.file}: tensor ${d.tensor} is ${d.dtype}; model weights must be F32, F16 or BF16.`,
+  'model.bad-shard-index': (d: { file: string; reason: string }) =>
+    `${d.file} is not a usable shard index: ${d.reason}. Download the index and its shards again.`,
+  'model.output-not-empty': (d: { dir: string }) =>
+    `${d.dir} already exists and is not empty. Choose a new folder (zipbank does not overwrite models).`,
+  'model.random-preset': (d: { preset: string; supported: readonly string[] }) =>
+    `cannot write a random model for preset "${d.preset}"; supported: ${d.supported.join(', ')}.`,
   'tokenizer.missing-file': (d: { dir: string; file: string }) =>
     `${d.dir} has no ${d.file}. A CLIP tokenizer folder holds vocab.json and merges.txt (and usually special_tokens_map.json and tokenizer_config.json); ` +
     `in a diffusers model folder it is the tokenizer/ subfolder (SDXL also has tokenizer_2/).`,

@@ -1,4 +1,4 @@
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,5 +84,36 @@ describe('zipbank model inspect', () => {
   it('is listed in help', async () => {
     expect((await run('help')).out).toMatch(/^\s+model\s/m);
     expect((await run('model', '--help')).out).toContain('inspect --preset');
+  });
+});
+
+describe('zipbank model random', () => {
+  it('writes a seeded tiny model and refuses to overwrite it', async () => {
+    const parent = mkdtempSync(path.join(tmpdir(), 'zipbank-random-cli-'));
+    const out = path.join(parent, 'tiny');
+    const r = await run('model', 'random', '--preset', 'tiny-sd15', '--seed', '18446744073709551615', '--dtype', 'fp16', '--out', out);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^wrote .*tiny: tiny-sd15, seed 18446744073709551615, fp16, 12 files, [\d.]+ MiB of weights in [\d.]+ s$/);
+    expect(r.err).toContain('writing unet/diffusion_pytorch_model.fp16.safetensors');
+    const again = await run('model', 'random', '--preset', 'tiny-sd15', '--out', out);
+    expect(again.code).toBe(1);
+    expect(again.err).toContain('already exists and is not empty');
+    rmSync(parent, { recursive: true, force: true });
+  });
+
+  it.each([
+    [['model', 'random', '--out', 'x'], '--preset is required'],
+    [['model', 'random', '--preset', 'tiny-sd15'], '--out is required'],
+    [['model', 'random', '--preset', 'tiny-sd15', '--out', 'x', '--dtype', 'bf16'], '--dtype must be fp32 or fp16'],
+    [['model', 'random', '--preset', 'tiny-sd15', '--out', 'x', '--seed', '-1'], '--seed must be an integer'],
+    [['model', 'random', '--preset', 'tiny-sd15', '--out', 'x', '--seed', '18446744073709551616'], '--seed must be an integer'],
+  ])('%j is a usage error', async (argv, message) => {
+    const r = await run(...argv);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(message);
+  });
+
+  it('is in the usage text', async () => {
+    expect((await run('model', '--help')).out).toContain('random --preset <tiny-sd15|tiny-sdxl|sd15|sdxl> --out <folder>');
   });
 });
