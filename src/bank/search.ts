@@ -107,11 +107,15 @@ export function filterConditions(f: LoraFilter): SQL[] {
 
 interface Cursor {
   s: SortOrder;
-  /** Keyset: last row's sort value and id; relevance: offset. */
-  v?: number | string;
+  /** Keyset: the last row's sort value (not for newest) and id. */
+  v?: number;
   id?: string;
+  /** Relevance: offset within the ranked window. */
   o?: number;
 }
+
+/** Relevance ranks the this-many most used matches (see searchLoras). */
+export const RELEVANCE_WINDOW = 300;
 
 function encodeCursor(c: Cursor): string {
   return Buffer.from(JSON.stringify(c)).toString('base64url');
@@ -127,8 +131,8 @@ function decodeCursor(s: string, sort: SortOrder): Cursor {
   }
 }
 
-/** Relevance is ranked among the most used matches, which bounds the work for very common words. */
-const RELEVANCE_CANDIDATES = 300;
+/** How far autocomplete walks the popularity index for a one- or two-letter prefix. */
+const SHORT_PREFIX_WINDOW = 600;
 
 export async function searchLoras(db: Database, q: SearchQuery): Promise<SearchPage> {
   const limit = q.limit ?? 20;
@@ -145,21 +149,30 @@ export async function searchLoras(db: Database, q: SearchQuery): Promise<SearchP
   if (query) where.push(sql`${loras.search} @@ ${query}`);
 
   if (sort === 'relevance') {
+    // Rank the RELEVANCE_WINDOW most used matches by ts_rank, reading only columns carried
+    // by the covering index `loras_popular_search_idx` (an index-only walk in popularity
+    // order), then fetch the page's rows. Pages past the window are not offered: a
+    // broad query is narrowed with filters, or browsed with sort=popular (unbounded keyset).
     const offset = cursor?.o ?? 0;
     const candidates = db
-      .select({ ...summaryColumns, search: loras.search })
+      .select({ id: loras.id, usesCount: loras.usesCount, search: loras.search })
       .from(loras)
       .where(and(...where))
       .orderBy(sql`${loras.usesCount} desc nulls last`, loras.id)
-      .limit(RELEVANCE_CANDIDATES)
+      .limit(RELEVANCE_WINDOW)
       .as('candidates');
-    const fields = Object.fromEntries(Object.keys(summaryColumns).map((k) => [k, candidates[k as keyof typeof summaryColumns]]));
-    const rows = await db
-      .select(fields as unknown as typeof summaryColumns)
+    const ranked = db
+      .select({ id: candidates.id, rank: sql<number>`ts_rank(${candidates.search}, ${query})`.as('rank'), uses: candidates.usesCount })
       .from(candidates)
-      .orderBy(sql`ts_rank(${candidates.search}, ${query}) desc`, sql`${candidates.usesCount} desc`, candidates.id)
+      .orderBy(sql`2 desc`, sql`3 desc`, candidates.id)
       .limit(limit + 1)
-      .offset(offset);
+      .offset(offset)
+      .as('ranked');
+    const rows = await db
+      .select(summaryColumns)
+      .from(ranked)
+      .innerJoin(loras, eq(loras.id, ranked.id))
+      .orderBy(sql`${ranked.rank} desc`, sql`${ranked.uses} desc`, ranked.id);
     return page(rows, limit, () => ({ s: sort, o: offset + limit }));
   }
 
@@ -209,6 +222,21 @@ export async function autocomplete(db: Database, prefix: string, filter: LoraFil
     return db.select(cols).from(loras).where(where).orderBy(sql`${loras.usesCount} desc nulls last`, loras.id).limit(max);
   }
   const escaped = p.replace(/[\\%_]/g, (m) => `\\${m}`);
+  if (p.length <= 2) {
+    // A short prefix matches many names: the most used matches are usually among the
+    // most used entries overall, found by walking the popularity index a little way.
+    // If 25 matches turn up there, they are exactly the answer.
+    const top = await queryRows<AutocompleteItem>(
+      db,
+      sql`select name, "displayName", kind, "baseModel" from (
+            select ${loras.name} as name, ${loras.displayName} as "displayName", ${loras.kind} as kind,
+                   ${loras.baseModel} as "baseModel", ${loras.usesCount} as uses, ${loras.id} as id
+            from ${loras} where ${where}
+            order by ${loras.usesCount} desc nulls last, ${loras.id} limit ${SHORT_PREFIX_WINDOW}) t
+          where name like ${escaped + '%'} order by uses desc, id limit ${max}`,
+    );
+    if (top.length >= max) return top;
+  }
   // Names by prefix, most used first. The materialised CTE keeps the planner on the
   // prefix index (answered from the covering index alone) instead of walking the
   // whole popularity index when a filter makes matches rare.
