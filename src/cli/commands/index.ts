@@ -8,6 +8,7 @@ export async function loadCommands(): Promise<Command[]> {
     import('./bank.ts'),
     import('./model.ts'),
     import('./tokenize.ts'),
+    import('./render.ts'),
     import('./lora.ts'),
   ]);
   return modules.map((m) => m.default);

@@ -77,6 +77,15 @@ export const engineMessages = {
     `${d.scheduler}: a sample of ${d.length} values cannot be split into ${d.batchSize} batch items.`,
   'scheduler.invalid-seed': (d: { seed: unknown }) =>
     `seed ${String(d.seed)} is invalid: use an integer from 0 to 2^64 - 1.`,
+  'pipeline.bad-size': (d: { what: 'width' | 'height'; value: number; multiple: number; why: string }) =>
+    `${d.what} ${d.value} is not usable: it must be a positive multiple of ${d.multiple} (${d.why}). ` +
+    `Try ${Math.max(d.multiple, Math.round(d.value / d.multiple) * d.multiple)}.`,
+  'pipeline.bad-option': (d: { option: string; value: unknown; expected: string }) =>
+    `${d.option} = ${JSON.stringify(d.value)} is invalid: expected ${d.expected}.`,
+  'pipeline.aborted': (d: { step: number; total: number }) =>
+    d.step === 0 ? `the render was cancelled before its first step.` : `the render was cancelled after step ${d.step} of ${d.total}.`,
+  'pipeline.missing-part': (d: { folder: string; part: string; reason: string }) =>
+    `${d.folder} cannot render images: ${d.part} ${d.reason}. A text-to-image folder needs unet/, vae/, text_encoder/ (and text_encoder_2/ for SDXL), their tokenizers and scheduler/.`,
   'model.invalid-config': (d: { file: string; key: string; value: unknown; expected: string }) =>
     `${d.file}: ${d.key} = ${JSON.stringify(d.value)} is invalid: expected ${d.expected}. Fix the config.json.`,
   'model.inconsistent-config': (d: { file: string; reason: string }) =>
