@@ -1,18 +1,23 @@
 /**
- * ModelGraphBuilder: a GraphBuilder for one model component. Every `param()` is
- * checked against the component's parameter specs (an unknown name is a bug in the
- * graph code; a stored shape that differs is `onnx.weight-shape`), recorded in
- * `used`, and cast in-graph to the compute dtype when the file stores another float
- * type (F16 or BF16 weights in a float32 graph, F32 weights in a float16 graph).
- * `unusedParams()` lists the specs the graph never pulled.
+ * ModelGraphBuilder: the one GraphBuilder every model component (UNet, CLIP, VAE)
+ * is built with. Every `param()` is checked against the component's parameter
+ * specs (an unknown name is a bug in the graph code; a stored shape that differs is
+ * `onnx.weight-shape`), recorded in `used`, and handed out in the compute dtype
+ * unless the caller asks for another: weights stored as another float type
+ * (F16 or BF16 in a float32 graph, F32 in a float16 graph) go through in-graph
+ * Casts that onnxruntime folds at load. `unusedParams()` lists the specs the graph
+ * never pulled.
  *
  * @example
  *   const g = new ModelGraphBuilder('vae_decoder', { weights, specs: vaeParams(cfg), dtype: 'float16' });
  *   g.scope('decoder.conv_in', () => g.param('weight'));   // float16, shape-checked
+ *   g.scope('decoder.conv_norm_out', () => groupNormF32(g, h, 32, 1e-6));
  *   g.unusedParams();   // the encoder's tensors, for a decoder-only graph
  */
 import { GraphBuilder, type GraphBuilderOptions } from '../onnx/builder.ts';
 import type { WeightSource } from '../onnx/external.ts';
+import { groupNorm } from '../onnx/ops/nn.ts';
+import { cast } from '../onnx/ops/shape.ts';
 import type { DType } from '../onnx/types.ts';
 import type { Value } from '../onnx/value.ts';
 import type { ParamSpec } from './params.ts';
@@ -28,6 +33,7 @@ export interface ModelGraphOptions {
   dtype?: ComputeDType;
   /** Default 17. */
   opset?: number;
+  /** Told about in-graph weight casts. */
   log?: (message: string) => void;
 }
 
@@ -63,4 +69,13 @@ export class ModelGraphBuilder extends GraphBuilder {
 /** A float constant in the graph's compute type. */
 export function floatConst(g: ModelGraphBuilder, values: ArrayLike<number>, shape: readonly number[], name: string): Value {
   return g.constant(Float32Array.from(values), { dtype: g.dtype, shape, name });
+}
+
+/**
+ * GroupNorm with the current scope's `weight` and `bias`, computed in float32
+ * (variances of float16 activations overflow) and returned in the compute type.
+ */
+export function groupNormF32(g: ModelGraphBuilder, x: Value, groups: number, epsilon: number): Value {
+  const y = groupNorm(cast(x, 'float32'), groups, g.param('weight', { dtype: 'float32' }), g.param('bias', { dtype: 'float32' }), { epsilon });
+  return cast(y, g.dtype);
 }

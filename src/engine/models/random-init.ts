@@ -2,7 +2,9 @@
  * Seeded random initial values for an architecture's tensors, at scales that keep
  * activations finite through deep networks (PyTorch's default layer init):
  * Linear/Conv weights and biases uniform in ±1/sqrt(fan_in), embeddings with
- * std 0.02, norm weights 1 and norm biases 0. Each tensor draws from its own
+ * std 0.02. Norm weights are 1 ± 0.1 and norm biases ±0.1 (uniform) rather than
+ * PyTorch's exact 1 and 0, so tests against a reference implementation notice a
+ * missing or swapped norm scale or offset. Each tensor draws from its own
  * generator, seeded from (seed, component, tensor name), so values do not depend
  * on file order and a tensor can be produced in chunks.
  *
@@ -16,10 +18,12 @@ import { floatToHalf } from '../weights/dtype.ts';
 import { memoryWeights, type WeightSource } from '../onnx/external.ts';
 import { numel, type ParamSpec } from './params.ts';
 
-/** How one tensor is filled. */
-export type InitRule = { kind: 'ones' } | { kind: 'zeros' } | { kind: 'uniform'; bound: number };
+/** How one tensor is filled: uniform in center ± bound (center 0 unless given), or zeros. */
+export type InitRule = { kind: 'zeros' } | { kind: 'uniform'; bound: number; center?: number };
 
 const EMBEDDING_STD = 0.02;
+/** Half-width of the noise on norm scales (around 1) and offsets (around 0). */
+const NORM_NOISE = 0.1;
 
 /** The fill rule of every spec, by name. */
 export function initRules(specs: readonly ParamSpec[]): Map<string, InitRule> {
@@ -34,13 +38,14 @@ function ruleFor(name: string, shape: readonly number[], byName: ReadonlyMap<str
   const module = name.slice(0, dot);
   const leaf = name.slice(dot + 1);
   if (leaf === 'weight') {
-    if (shape.length === 1) return { kind: 'ones' };
+    if (shape.length === 1) return { kind: 'uniform', bound: NORM_NOISE, center: 1 };
     if (module.endsWith('_embedding')) return { kind: 'uniform', bound: EMBEDDING_STD * Math.sqrt(3) };
     return { kind: 'uniform', bound: 1 / Math.sqrt(numel(shape.slice(1))) };
   }
   if (leaf === 'bias') {
     const weight = byName.get(`${module}.weight`);
-    if (!weight || weight.length === 1) return { kind: 'zeros' };
+    if (!weight) return { kind: 'zeros' };
+    if (weight.length === 1) return { kind: 'uniform', bound: NORM_NOISE };
     return { kind: 'uniform', bound: 1 / Math.sqrt(numel(weight.slice(1))) };
   }
   return { kind: 'zeros' };
@@ -56,12 +61,13 @@ export function* tensorChunks(rule: InitRule, seed: bigint, count: number, chunk
   const buf = new Float32Array(Math.min(chunk, Math.max(count, 1)));
   const rng = rule.kind === 'uniform' ? createRandom(seed) : undefined;
   const bound = rule.kind === 'uniform' ? rule.bound : 0;
+  const low = (rule.kind === 'uniform' ? (rule.center ?? 0) : 0) - bound;
   const scale = (2 * bound) / 4294967296;
   for (let done = 0; done < count; ) {
     const n = Math.min(buf.length, count - done);
     const view = n === buf.length ? buf : buf.subarray(0, n);
-    if (rng) for (let i = 0; i < n; i++) view[i] = rng.uint32() * scale - bound;
-    else view.fill(rule.kind === 'ones' ? 1 : 0);
+    if (rng) for (let i = 0; i < n; i++) view[i] = rng.uint32() * scale + low;
+    else view.fill(0);
     yield view;
     done += n;
   }

@@ -108,19 +108,20 @@ describe('writeRandomModel', () => {
         const v = await f32.readFloat32(t.name);
         const rule = rules.get(t.name)!;
         if (rule.kind === 'uniform') {
-          const peak = v.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+          const center = rule.center ?? 0;
+          const peak = v.reduce((m, x) => Math.max(m, Math.abs(x - center)), 0);
           expect(peak, t.name).toBeLessThanOrEqual(rule.bound * (1 + 1e-6));
           expect(peak, t.name).toBeGreaterThan(rule.bound * 0.5);
         } else {
-          expect(new Set(v), t.name).toEqual(new Set([rule.kind === 'ones' ? 1 : 0]));
+          expect(new Set(v), t.name).toEqual(new Set([0]));
         }
         const half = await f16.readFloat32(t.name);
         let differing = 0;
         for (let i = 0; i < v.length; i++) if (half[i] !== halfToFloat(floatToHalf(v[i]!))) differing++;
         expect(differing, t.name).toBe(0);
       }
-      expect(rules.get('text_model.encoder.layers.0.layer_norm1.weight')).toEqual({ kind: 'ones' });
-      expect(rules.get('text_model.encoder.layers.0.layer_norm1.bias')).toEqual({ kind: 'zeros' });
+      expect(rules.get('text_model.encoder.layers.0.layer_norm1.weight')).toEqual({ kind: 'uniform', bound: 0.1, center: 1 });
+      expect(rules.get('text_model.encoder.layers.0.layer_norm1.bias')).toEqual({ kind: 'uniform', bound: 0.1 });
       expect(rules.get('text_model.encoder.layers.0.mlp.fc2.bias')).toEqual({ kind: 'uniform', bound: 1 / 8 });
     } finally {
       await f32.close();

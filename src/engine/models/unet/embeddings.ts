@@ -19,7 +19,7 @@ import type { UNetContext } from './context.ts';
  */
 export function timeProjection(ctx: UNetContext, t: Value, dim: number): Value {
   const e = timestepEmbedding(t, dim, { flipSinToCos: ctx.cfg.flipSinToCos, freqShift: ctx.cfg.freqShift });
-  return cast(e, ctx.dtype);
+  return cast(e, ctx.g.dtype);
 }
 
 /** time_proj(timestep [B] float32) -> time_embedding: linear_1, SiLU, linear_2 -> [B, T]. */

@@ -33,7 +33,8 @@ import type { Shape, Value } from '../../onnx/value.ts';
 import { conv2dModule, type LayerContext } from '../layers.ts';
 import { downBlock, midBlock, upBlock } from './blocks.ts';
 import type { UNetConfig } from './config.ts';
-import { ComputeGraphBuilder, groupNorm32, type ComputeDtype, type UNetContext } from './context.ts';
+import { ModelGraphBuilder, type ComputeDType } from '../model-graph.ts';
+import { groupNorm32, type UNetContext } from './context.ts';
 import { addEmbedding, timeEmbedding } from './embeddings.ts';
 import { unetParams } from './params.ts';
 
@@ -47,7 +48,7 @@ export interface UNetGraphOptions {
    * float16 weights as stored; GroupNorm statistics, the timestep sinusoids and (with
    * upcast_attention) the attention scores stay float32. Inputs and output stay float32.
    */
-  dtype?: ComputeDtype;
+  dtype?: ComputeDType;
   /** Emit com.microsoft MultiHeadAttention (inference graphs; fused kernels ignore upcast_attention). Default false. */
   fusedAttention?: boolean;
   /** Module hooks (LoRA branches), called once per Linear and Conv2d. Default none. */
@@ -86,8 +87,8 @@ export interface UNetGraph {
 /** Build the UNet graph for `cfg` (see the module comment for inputs and output). */
 export function buildUNetGraph(cfg: UNetConfig, options: UNetGraphOptions): UNetGraph {
   const o = { ...UNET_GRAPH_DEFAULTS, ...options };
-  const g = new ComputeGraphBuilder(o.name, { opset: o.opset, weights: checkedWeights(cfg, o.weights), log: o.log }, o.dtype);
-  const ctx: UNetContext = { g, cfg, dtype: o.dtype, fused: o.fusedAttention, layers: o.layers };
+  const g = new ModelGraphBuilder(o.name, { weights: o.weights, specs: unetParams(cfg), dtype: o.dtype, opset: o.opset, log: o.log });
+  const ctx: UNetContext = { g, cfg, fused: o.fusedAttention, layers: o.layers };
   const crossDim = singleCrossDim(cfg);
   const inputs: Value[] = [];
   const input = (name: string, shape: Shape) => {
@@ -137,20 +138,4 @@ function singleCrossDim(cfg: UNetConfig): number {
     throw new ZipbankError('model.inconsistent-config', { file: cfg.file, reason: `cross_attention_dim differs per block (${[...dims].join(', ')}); one text encoder width is supported` });
   }
   return cfg.crossAttentionDim[0]!;
-}
-
-/** The source, refusing a tensor whose stored shape differs from what the config implies. */
-function checkedWeights(cfg: UNetConfig, weights: WeightSource): WeightSource {
-  const expected = new Map(unetParams(cfg).map((p) => [p.name, p.shape]));
-  return {
-    description: weights.description,
-    get(name) {
-      const spec = weights.get(name);
-      const shape = expected.get(name);
-      if (spec && shape && (spec.shape.length !== shape.length || spec.shape.some((d, i) => d !== shape[i]))) {
-        throw new ZipbankError('onnx.weight-shape', { name, expected: shape, actual: [...spec.shape], source: weights.description });
-      }
-      return spec;
-    },
-  };
 }

@@ -69,8 +69,8 @@ export function attentionModule(ctx: UNetContext, name: string, x: Value, contex
     const v = linearModule(g, 'to_v', context, { bias: false }, layers);
     let a: Value;
     if (ctx.fused) a = attention(q, k, v, { heads, fused: true });
-    else if (ctx.cfg.upcastAttention && ctx.dtype !== 'float32') {
-      a = cast(attention(cast(q, 'float32'), cast(k, 'float32'), cast(v, 'float32'), { heads }), ctx.dtype);
+    else if (ctx.cfg.upcastAttention && ctx.g.dtype !== 'float32') {
+      a = cast(attention(cast(q, 'float32'), cast(k, 'float32'), cast(v, 'float32'), { heads }), ctx.g.dtype);
     } else a = attention(q, k, v, { heads });
     return linearModule(g, 'to_out.0', a, {}, layers);
   });

@@ -20,10 +20,10 @@
  *   sample!.dims; // [1, 3, 512, 512]
  */
 import type { WeightSource } from '../../onnx/external.ts';
-import { add, attention, cast, groupNorm, reshape, resizeNearest, shapeOf, silu, transpose, isStatic, type Dim, type Value } from '../../onnx/index.ts';
+import { add, attention, cast, reshape, resizeNearest, shapeOf, silu, transpose, isStatic, type Dim, type Value } from '../../onnx/index.ts';
 import type { OnnxModel } from '../../onnx/types.ts';
 import { conv2dModule, linearModule, type LayerContext } from '../layers.ts';
-import { ModelGraphBuilder, type ComputeDType } from '../model-graph.ts';
+import { ModelGraphBuilder, groupNormF32, type ComputeDType } from '../model-graph.ts';
 import type { VaeConfig } from './config.ts';
 import { vaeParams } from './params.ts';
 
@@ -151,9 +151,7 @@ export function resnet(c: VaeBlockContext, name: string, x: Value, inCh: number,
  * in float32: the variances of float16 activations overflow.
  */
 function norm(c: VaeBlockContext, x: Value): Value {
-  const { g } = c;
-  const y = groupNorm(cast(x, 'float32'), c.cfg.normNumGroups, g.param('weight', { dtype: 'float32' }), g.param('bias', { dtype: 'float32' }), { epsilon: EPS });
-  return cast(y, g.dtype);
+  return groupNormF32(c.g, x, c.cfg.normNumGroups, EPS);
 }
 
 /** UNetMidBlock2D: resnet, [attention], resnet. */

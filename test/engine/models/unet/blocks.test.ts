@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { conv as convSpec, linear as linearSpec, norm as normSpec, resnet as resnetSpec, type ParamSpec } from '../../../../src/engine/models/params.ts';
 import { presetConfigs } from '../../../../src/engine/models/presets.ts';
 import type { UNetConfig } from '../../../../src/engine/models/unet/config.ts';
-import { ComputeGraphBuilder, type UNetContext } from '../../../../src/engine/models/unet/context.ts';
+import { ModelGraphBuilder } from '../../../../src/engine/models/model-graph.ts';
+import type { UNetContext } from '../../../../src/engine/models/unet/context.ts';
 import { addEmbedding, timeEmbedding } from '../../../../src/engine/models/unet/embeddings.ts';
 import { downsample, resnetBlock, upsample } from '../../../../src/engine/models/unet/resnet.ts';
 import { transformer2d } from '../../../../src/engine/models/unet/transformer.ts';
@@ -24,8 +25,8 @@ function setup(specs: ParamSpec[], cfg: Partial<UNetConfig>, seed: number) {
   const rng = createRandom(seed);
   const values = new Map(specs.map((s) => [s.name, { shape: s.shape, v: randomValues(s, rng) }]));
   const weights = memoryWeights(Object.fromEntries([...values].map(([n, { shape, v }]) => [n, { dtype: 'float32' as const, shape, values: v }])));
-  const g = new ComputeGraphBuilder('block', { weights }, 'float32');
-  const ctx: UNetContext = { g, cfg: { ...presetConfigs('tiny-sd15').unet, ...cfg }, dtype: 'float32', fused: false, layers: {} };
+  const g = new ModelGraphBuilder('block', { weights, specs });
+  const ctx: UNetContext = { g, cfg: { ...presetConfigs('tiny-sd15').unet, ...cfg }, fused: false, layers: {} };
   const p: ref.Params = (name) => {
     const t = values.get(name);
     if (!t) throw new Error(`no test weight ${name}`);
@@ -34,7 +35,7 @@ function setup(specs: ParamSpec[], cfg: Partial<UNetConfig>, seed: number) {
   return { g, ctx, p };
 }
 
-async function check(g: ComputeGraphBuilder, out: Value, feeds: Record<string, Nd>, expected: Nd): Promise<void> {
+async function check(g: ModelGraphBuilder, out: Value, feeds: Record<string, Nd>, expected: Nd): Promise<void> {
   const [got] = await runGraph(g, [out], feeds);
   expect(got!.dims).toEqual(expected.shape);
   expect(maxAbsDiff(got!.data, expected.data)).toBeLessThan(TOL);
