@@ -221,7 +221,15 @@ function buildSession(m: ModelParts, key: AdaptableKey | 'vae', hook?: LayerCont
   const get = (model: OnnxModel, name: string) => m.cache.get({ model, name, externalDataDir: folder.root }, m.sessionOptions);
   if (key === 'unet') {
     const log = (message: string) => m.log('info', message);
-    return get(buildUNetGraph(folder.configs.unet, { weights, dtype: m.dtype, fusedAttention: m.fusedAttention, log, ...layers }).model, 'unet');
+    const build = (fusedAttention: boolean) =>
+      get(buildUNetGraph(folder.configs.unet, { weights, dtype: m.dtype, fusedAttention, log, ...layers }).model, 'unet');
+    if (!m.fusedAttention) return build(false);
+    // The fused com.microsoft attention is an optimisation: a provider without it gets the plain graph.
+    return build(true).catch((e: unknown) => {
+      m.log('warn', `the ${m.provider} provider could not load the fused-attention UNet (${(e as Error).message}); using plain ONNX attention`);
+      m.fusedAttention = false;
+      return build(false);
+    });
   }
   if (key === 'vae') return get(buildVaeDecoderGraph(folder.configs.vae!, { weights, dtype: m.vaeDtype }).model, 'vae_decoder');
   const name = key === 'textEncoder' ? 'text_encoder' : 'text_encoder_2';
