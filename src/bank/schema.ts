@@ -13,6 +13,7 @@ import {
   integer,
   jsonb,
   pgEnum,
+  pgSequence,
   pgTable,
   primaryKey,
   real,
@@ -249,3 +250,91 @@ export type LoraImage = typeof loraImages.$inferSelect;
 export type Zip = typeof zips.$inferSelect;
 export type Render = typeof renders.$inferSelect;
 export type Community = typeof communities.$inferSelect;
+
+/*
+ * The job queue (src/bank/jobs.ts runs it; src/jobs drives it).
+ *
+ * Why a table of our own rather than pg-boss: pg-boss has no fairness across users
+ * (it is FIFO/priority per queue; a user with 20 jobs would starve four others),
+ * it needs real PostgreSQL (LISTEN/NOTIFY, its own schema and maintenance cron) and
+ * does not run on PGlite, the embedded default, so we would need two queues. One
+ * table on the bank's database gives one code path for PGlite and Postgres, caps and
+ * round-robin inside a single claiming statement, and job rows that join to renders.
+ */
+export const jobStatus = pgEnum('job_status', ['queued', 'running', 'done', 'failed', 'cancelled', 'dead']);
+
+/** What a handler reports while running: `zipping` 37/100, `rendering` 2/4. */
+export interface JobProgress {
+  phase: string;
+  step?: number;
+  total?: number;
+  message?: string;
+}
+
+/** Hands out the "served" order: the owner served least recently goes first. */
+export const jobServeSeq = pgSequence('job_serve_seq');
+
+export const jobs = pgTable(
+  'jobs',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    /** FIFO order within a user (timestamps tie inside one transaction). */
+    seq: bigint('seq', { mode: 'number' }).notNull().generatedAlwaysAsIdentity(),
+    /** `render`, `zip`, ...: which handler runs it. */
+    kind: text('kind').notNull(),
+    payload: jsonb('payload').$type<Record<string, unknown>>().notNull().default({}),
+    ownerPlatform: text('owner_platform').notNull(),
+    ownerId: text('owner_id').notNull(),
+    communityId: text('community_id'),
+    renderId: uuid('render_id').references(() => renders.id, { onDelete: 'set null' }),
+    zipId: uuid('zip_id').references(() => zips.id, { onDelete: 'set null' }),
+    /** Higher runs first, across users (system classes: interactive vs background). */
+    priority: integer('priority').notNull().default(0),
+    status: jobStatus('status').notNull().default('queued'),
+    attempts: integer('attempts').notNull().default(0),
+    maxAttempts: integer('max_attempts').notNull().default(3),
+    /** Not claimable before this (retry backoff). */
+    runAfter: timestamp('run_after', { withTimezone: true }).notNull().defaultNow(),
+    workerId: text('worker_id'),
+    /** Fencing token of the current claim: every worker write names it. */
+    leaseId: uuid('lease_id'),
+    leaseExpiresAt: timestamp('lease_expires_at', { withTimezone: true }),
+    heartbeatAt: timestamp('heartbeat_at', { withTimezone: true }),
+    cancelRequested: boolean('cancel_requested').notNull().default(false),
+    progress: jsonb('progress').$type<JobProgress>(),
+    progressAt: timestamp('progress_at', { withTimezone: true }),
+    result: jsonb('result').$type<unknown>(),
+    error: text('error'),
+    errorCode: text('error_code'),
+    /** Start of the latest attempt. */
+    startedAt: timestamp('started_at', { withTimezone: true }),
+    finishedAt: timestamp('finished_at', { withTimezone: true }),
+    ...timestamps,
+  },
+  (t) => [
+    /** Claims walk the distinct owners of queued jobs and take each one's head (skip scan). */
+    index('jobs_queued_owner_idx').on(t.ownerPlatform, t.ownerId, t.priority.desc(), t.seq).where(sql`${t.status} = 'queued'`),
+    index('jobs_running_lease_idx').on(t.leaseExpiresAt).where(sql`${t.status} = 'running'`),
+    index('jobs_owner_idx').on(t.ownerPlatform, t.ownerId, t.createdAt),
+    index('jobs_render_idx').on(t.renderId),
+    index('jobs_kind_finished_idx').on(t.kind, t.finishedAt.desc()).where(sql`${t.status} = 'done'`),
+  ],
+);
+
+/** One row per user who ever queued a job: running count (for caps) and when last served (fairness). */
+export const jobOwners = pgTable(
+  'job_owners',
+  {
+    platform: text('platform').notNull(),
+    userId: text('user_id').notNull(),
+    running: integer('running').notNull().default(0),
+    /** From `job_serve_seq`; 0 = never served. */
+    lastServed: bigint('last_served', { mode: 'number' }).notNull().default(0),
+    lastServedAt: timestamp('last_served_at', { withTimezone: true }),
+  },
+  (t) => [primaryKey({ columns: [t.platform, t.userId] })],
+);
+
+export type Job = typeof jobs.$inferSelect;
+export type NewJob = typeof jobs.$inferInsert;
+export type JobStatus = Job['status'];

@@ -13,6 +13,7 @@ import { loraMessages } from './messages/lora.ts';
 import { bankMessages } from './messages/bank.ts';
 import { configMessages } from './messages/config.ts';
 import { engineMessages } from './messages/engine.ts';
+import { jobsMessages } from './messages/jobs.ts';
 
 const table = {
   ...safetensorsMessages,
@@ -20,6 +21,7 @@ const table = {
   ...bankMessages,
   ...configMessages,
   ...engineMessages,
+  ...jobsMessages,
 };
 
 type Table = typeof table;

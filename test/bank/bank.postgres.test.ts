@@ -1,11 +1,13 @@
 import { describe, inject, it } from 'vitest';
 import { searchSuite } from './search.suite.ts';
 import { uploadSuite } from './upload.suite.ts';
+import { jobsSuite } from './jobs.suite.ts';
 
 const url = inject('pgUrl');
 if (url) {
   searchSuite('postgres', url);
   uploadSuite('postgres', url);
+  jobsSuite('postgres', url);
 } else {
   describe.skip('bank on postgres (no server: see test/setup/postgres.ts)', () => it('skipped', () => {}));
 }

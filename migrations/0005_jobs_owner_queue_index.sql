@@ -1,0 +1,2 @@
+DROP INDEX "jobs_queued_idx";--> statement-breakpoint
+CREATE INDEX "jobs_queued_owner_idx" ON "jobs" USING btree ("owner_platform","owner_id","priority" DESC NULLS LAST,"seq") WHERE "jobs"."status" = 'queued';

@@ -1,0 +1,49 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../../src/cli/main.ts';
+import { openDatabase } from '../../../src/bank/db.ts';
+import { JobQueue } from '../../../src/bank/jobs.ts';
+
+async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+describe('zipbank worker (CLI, embedded PGlite on disk)', () => {
+  let dataDir: string;
+  beforeAll(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'zb-worker-'));
+    process.env.ZIPBANK_DATA_DIR = dataDir;
+    delete process.env.DATABASE_URL;
+  });
+
+  it('--once fails queued render jobs with jobs.no-engine (never a fake result) and exits', async () => {
+    let db = await openDatabase({ dataDir });
+    const job = await new JobQueue(db.db).enqueue({ kind: 'render', owner: { platform: 'web', userId: 'ann' } });
+    await db.close();
+
+    const r = await run('worker', '--once', '--concurrency', '2');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/render, zip jobs from pglite .* concurrency 2/);
+    expect(r.out).toMatch(/queue idle after 1 job/);
+
+    db = await openDatabase({ dataDir });
+    const after = await new JobQueue(db.db).get(job.id);
+    await db.close();
+    expect(after).toMatchObject({ status: 'failed', errorCode: 'jobs.no-engine', result: null, attempts: 1 });
+  });
+
+  it.each([
+    [['--concurrency', '0'], /--concurrency = 0 is invalid: expected a whole number >= 1/],
+    [['--kinds', ','], /--kinds = "," is invalid/],
+    [['--bogus'], /unknown option --bogus/],
+  ])('refuses bad options %j', async (args, message) => {
+    const r = await run('worker', ...args);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toMatch(message);
+  });
+});
