@@ -5,12 +5,14 @@
  *   zipbank render --model models/sdxl --prompt "a corgi surfing at sunset" --seed 42 --count 4 --out renders/
  *   // provider cuda, float16, 1024x1024, EulerDiscreteScheduler, 25 steps, guidance 5
  *   // wrote renders/seed-42.png ... renders/grid.png
+ *   zipbank render --model models/sd15 --prompt "a corgi" --lora corgi.safetensors --lora watercolor.safetensors:0.8 --out renders/
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs, UsageError } from '../args.ts';
 import type { Command } from '../command.ts';
 import { composeGrid } from '../../engine/image/index.ts';
+import { parseLoraSpec, pipelineLoraLayers, readLorasForModel } from '../../engine/lora/apply.ts';
 import { DiffusionPipeline, MAX_COUNT } from '../../engine/pipeline/text-to-image.ts';
 import { DEVICES } from '../../engine/runtime/index.ts';
 
@@ -33,6 +35,9 @@ writes them as PNG files, plus grid.png when there is more than one.
   --count N               1 to ${MAX_COUNT} images (default 1)
   --device <d>            ${DEVICES.join(', ')} (default ZIPBANK_DEVICE, else auto)
   --dtype <t>             auto, float32, float16 (default auto: float16 on GPUs, float32 on CPU)
+  --lora <file>[:weight]  apply a LoRA (kohya, diffusers, PEFT, LyCORIS) with a weight (default 1);
+                          repeat to apply several together. A LoRA whose modules or shapes the
+                          model does not have is refused.
   --out <dir>             where the PNG files go (created if missing)`;
 
 const num = (v: unknown) => v as number | undefined;
@@ -56,6 +61,7 @@ const command: Command = {
       device: { type: 'string' },
       dtype: { type: 'string' },
       out: { type: 'string' },
+      lora: { type: 'string', multiple: true },
     });
     if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}" (quote the prompt and pass it with --prompt)`);
     const model = flags.model as string | undefined;
@@ -69,11 +75,19 @@ const command: Command = {
     const dtype = (flags.dtype as string | undefined) ?? 'auto';
     if (dtype !== 'auto' && dtype !== 'float32' && dtype !== 'float16') throw new UsageError(`--dtype must be auto, float32 or float16, got "${dtype}"`);
 
+    const specs = ((flags.lora as string[] | undefined) ?? []).map(parseLoraSpec);
+
     const pipe = await DiffusionPipeline.load(model, { device, dtype, warm: false, log: (level, m) => io.err(`zipbank render ${level}: ${m}`) });
     const abort = new AbortController();
     const onSigint = () => abort.abort();
     process.once('SIGINT', onSigint);
     try {
+      const loras = await readLorasForModel(pipe.model.folder, specs);
+      for (const { lora, weight } of loras) {
+        io.out(`lora ${lora.file}: ${lora.format}, ${lora.modules.length} modules, weight ${weight}`);
+        for (const w of lora.warnings) io.err(`zipbank render warn: ${lora.file}: ${w}`);
+      }
+      const layers = loras.length ? await pipelineLoraLayers(pipe.model, loras) : undefined;
       const r = await pipe.generate({
         prompt,
         negativePrompt: flags.negative as string | undefined,
@@ -85,6 +99,7 @@ const command: Command = {
         count: num(flags.count),
         scheduler: flags.scheduler as string | undefined,
         png: true,
+        ...(layers ? { layers } : {}),
         signal: abort.signal,
         onProgress: (step, total) => io.err(`step ${step}/${total}`),
       });

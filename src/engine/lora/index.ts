@@ -1,6 +1,9 @@
 /**
  * LoRA files: reading every common format into one normalised form, detecting the
  * format and base model from tensor names and shapes, inspecting, and writing.
+ * This index is header-level only (no onnxruntime), for the bank. Application and
+ * merging are imported from their own files: inject.ts / plan.ts / feeds.ts (graph-input
+ * branches), bake.ts, apply.ts (pipelines and `--lora`), merge.ts, mergers.ts.
  *
  * @example
  *   import { inspectLora, readLora, denseDelta } from './engine/lora/index.ts';

@@ -1,13 +1,15 @@
 /**
  * Seeded random LoRAs for tests and benchmarks: the same options give the same
- * bytes. `attn` adapts to_q/to_k/to_v/to_out.0 of every UNet attention; `all`
- * adapts every Linear and Conv2d of the UNet.
+ * bytes. `attn` adapts to_q/to_k/to_v/to_out.0 of every UNet attention (q/k/v/out_proj
+ * in text encoders); `all` adapts every Linear and Conv2d, of the UNet unless
+ * `components` names others.
  *
  * @example
  *   const lora = randomLora({ family: 'sd15', rank: 4, targets: 'attn', seed: 1 });
  *   await writeLora('rand.safetensors', lora, 'kohya');
  */
 import { moduleTable, type BaseFamily, type ModuleShape } from '../models/modules.ts';
+import type { Component } from './types.ts';
 import type { LoraToWrite, ModuleToWrite } from './write.ts';
 
 export interface RandomLoraOptions {
@@ -21,6 +23,8 @@ export interface RandomLoraOptions {
   dtype?: 'F32' | 'F16' | 'BF16';
   /** Module table to draw targets from (default the family's preset). */
   table?: Map<string, ModuleShape>;
+  /** Components to adapt. Default ['unet']. */
+  components?: readonly Component[];
 }
 
 /** mulberry32: a small, fast, seedable 32-bit generator. */
@@ -47,7 +51,11 @@ function gaussian(next: () => number, n: number, std: number): Float32Array {
   return out;
 }
 
-const ATTN = /^unet\..*\.attn[12]\.(to_q|to_k|to_v|to_out\.0)$/;
+const ATTN: Record<Component, RegExp> = {
+  unet: /\.attn[12]\.(to_q|to_k|to_v|to_out\.0)$/,
+  text_encoder: /\.self_attn\.(q|k|v|out)_proj$/,
+  text_encoder_2: /\.self_attn\.(q|k|v|out)_proj$/,
+};
 
 /** A seeded LoRA with ss_* metadata, ready for `writeLora`. */
 export function randomLora(opts: RandomLoraOptions): LoraToWrite {
@@ -55,10 +63,12 @@ export function randomLora(opts: RandomLoraOptions): LoraToWrite {
   const table = opts.table ?? moduleTable(opts.family);
   const targets = opts.targets ?? 'attn';
   const alpha = opts.alpha ?? opts.rank;
+  const components = opts.components ?? ['unet'];
   const next = rng(opts.seed);
   const modules: ModuleToWrite[] = [];
   for (const [target, base] of table) {
-    if (targets === 'attn' ? !ATTN.test(target) : !target.startsWith('unet.')) continue;
+    const component = components.find((c) => target.startsWith(`${c}.`));
+    if (!component || (targets === 'attn' && !ATTN[component].test(target))) continue;
     const inFlat = base.inFeatures * base.kernel[0] * base.kernel[1];
     const rank = Math.min(opts.rank, base.outFeatures, inFlat);
     modules.push({

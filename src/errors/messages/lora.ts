@@ -38,4 +38,15 @@ export const loraMessages = {
   'lora.safeloras-order': (d: { file: string; reason: string }) =>
     `${d.file} is a "safeloras" file (cloneofsimo/lora) whose numbered modules cannot be matched to the base model: ${d.reason}. ` +
     `Convert it to the kohya or diffusers format with the tool that trained it.`,
+  'lora.bad-spec': (d: { spec: string; reason: string }) =>
+    `"${d.spec}" is not a LoRA spec: ${d.reason}. Write file.safetensors or file.safetensors:0.8 (the weight, default 1).`,
+  'lora.bad-mergers': (d: { file: string; reason: string }) =>
+    `${d.file} does not hold usable merger coefficients: ${d.reason}. Compute them again for these two LoRAs.`,
+  'lora.merge-algo': (d: { file: string; module: string; algo: string }) =>
+    `${d.file}: module "${d.module}" is ${d.algo}, not a low-rank LoRA; a merge concatenates LoRA factors and never builds dense updates. ` +
+    `Merge LoRA/LoCon files, or render the two files together with --lora instead.`,
+  'lora.merge-family': (d: { files: string[]; families: string[] }) =>
+    `${d.files.join(' and ')} are for different base models (${d.families.map(familyName).join(' and ')}); only LoRAs of the same base model can be merged.`,
+  'lora.wrong-model': (d: { file: string; lora: string; model: string }) =>
+    `${d.file} is an ${familyName(d.lora)} LoRA (its module names say so); the loaded model is ${familyName(d.model)}-shaped. Use a LoRA trained for this model.`,
 };

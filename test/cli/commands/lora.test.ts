@@ -1,9 +1,12 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/main.ts';
 import { fixture } from '../../support/paths.ts';
+import { mergeRecord } from '../../../src/engine/lora/merge.ts';
+import { writeMergers } from '../../../src/engine/lora/mergers.ts';
+import { readLora } from '../../../src/engine/lora/read.ts';
 
 async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
@@ -78,5 +81,64 @@ describe('zipbank lora random', () => {
     const r = await run('lora', 'random', ...args);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(message);
+  });
+});
+
+describe('zipbank lora merge', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'zipbank-cli-merge-'));
+  const file = (name: string) => path.join(dir, name);
+
+  beforeAll(async () => {
+    await run('lora', 'random', '--rank', '2', '--family', 'sd15', '--seed', '1', '--out', file('subject.safetensors'));
+    await run('lora', 'random', '--rank', '3', '--family', 'sd15', '--seed', '2', '--format', 'peft', '--out', file('style.safetensors'));
+  });
+
+  it('writes a direct merge of rank r_c + r_s that records its sources', async () => {
+    const out = file('direct.safetensors');
+    const r = await run('lora', 'merge', '--subject', file('subject.safetensors'), '--style', file('style.safetensors'), '--w-style', '0.8', '--out', out);
+    expect(r.err).toBe('');
+    expect(r.out).toBe(`wrote ${out}: kohya SD 1.5 LoRA, 128 modules, rank 5, direct merge of subject subject.safetensors (weight 1) and style style.safetensors (weight 0.8)`);
+    const back = await readLora(out);
+    expect([back.format, back.baseModel, back.modules.length]).toEqual(['kohya', 'sd15', 128]);
+    expect(back.modules.every((m) => m.rank === 5 && m.scale === 1)).toBe(true);
+    const record = mergeRecord(back.metadata)!;
+    expect(record.method).toBe('direct');
+    expect(record.sources.map((s) => [s.role, s.file, s.weight, s.tensorSha256.length])).toEqual([
+      ['subject', 'subject.safetensors', 1, 64],
+      ['style', 'style.safetensors', 0.8, 64],
+    ]);
+  });
+
+  it('writes a ZipLoRA merge from merger vectors, as PEFT', async () => {
+    const subject = await readLora(file('subject.safetensors'));
+    const m = subject.modules[0]!;
+    const zip = file('zip.safetensors');
+    await writeMergers(zip, { roles: ['subject', 'style'], vectors: new Map([[m.target, [new Float32Array(m.base.inFeatures).fill(0.5), new Float32Array(m.base.inFeatures).fill(2)]]]) });
+    const out = file('zipped.safetensors');
+    const r = await run('lora', 'merge', '--subject', file('subject.safetensors'), '--style', file('style.safetensors'), '--coefficients', zip, '--format', 'peft', '--out', out);
+    expect(r.err).toBe('');
+    expect(r.out).toContain('peft SD 1.5 LoRA, 128 modules, rank 5, ziplora merge');
+    const back = await readLora(out);
+    expect(back.format).toBe('peft');
+    expect(mergeRecord(back.metadata)!.coefficients!.file).toBe('zip.safetensors');
+  });
+
+  it.each([
+    [['--style', 's'], /--subject <a.safetensors> and --style <b.safetensors> are required/],
+    [['--subject', 'a', '--style', 'b'], /--out <merged.safetensors> is required/],
+    [['--subject', 'a', '--style', 'b', '--out', 'o', '--method', 'ziplora'], /--method ziplora needs --coefficients/],
+    [['--subject', 'a', '--style', 'b', '--out', 'o', '--method', 'direct', '--coefficients', 'z'], /--coefficients is for --method ziplora/],
+    [['--subject', 'a', '--style', 'b', '--out', 'o', '--method', 'average'], /--method must be one of direct, ziplora/],
+  ])('usage error for %j', async (args, message) => {
+    const r = await run('lora', 'merge', ...args);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(message);
+  });
+
+  it('refuses a LoKr file', async () => {
+    const lokr = lora('sd1_kohya-lycoris-lokr_dim4_smart_falcon.safetensors');
+    const r = await run('lora', 'merge', '--subject', lokr, '--style', file('style.safetensors'), '--out', file('x.safetensors'));
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/is lokr, not a low-rank LoRA/);
   });
 });

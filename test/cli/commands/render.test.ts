@@ -9,6 +9,8 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../../src/cli/main.ts';
 import { writeRandomModel } from '../../../src/engine/models/random.ts';
+import { fixture } from '../../support/paths.ts';
+import { tinyLora } from '../../engine/lora/apply-support.ts';
 
 vi.mock('../../../src/cli/commands/index.ts', () => ({
   loadCommands: async () => [(await import('../../../src/cli/commands/render.ts')).default],
@@ -76,5 +78,34 @@ describe('zipbank render', () => {
     const r = await run(...args);
     expect(r.code).toBe(2);
     expect(r.err).toContain(text);
+  });
+});
+
+describe('zipbank render --lora', () => {
+  it('applies LoRAs with weights, prints them, and changes the image', async () => {
+    const a = await tinyLora('tiny-sd15', { rank: 4, alpha: 16, targets: 'all', seed: 1, components: ['unet', 'text_encoder'] });
+    const b = await tinyLora('tiny-sd15', { rank: 2, alpha: 8, seed: 2 }, 'peft');
+    const args = ['--model', model, '--prompt', 'a corgi', '--seed', '3', '--steps', '1', '--device', 'cpu'];
+    const plain = await run(...args, '--out', join(root, 'plain'));
+    const r = await run(...args, '--lora', `${a.path}:0.5`, '--lora', b.path, '--out', join(root, 'lora'));
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(`lora ${a.file}: kohya-locon, ${a.modules.length} modules, weight 0.5`);
+    expect(r.out).toContain(`lora ${b.file}: peft, ${b.modules.length} modules, weight 1`);
+    expect(plain.code).toBe(0);
+    const png = (dir: string) => readFile(join(root, dir, 'seed-3.png'));
+    expect((await png('lora')).equals(await png('plain'))).toBe(false);
+  });
+
+  it('refuses a LoRA the model does not have the modules for, naming them', async () => {
+    const lora = fixture('lora', 'sd15_diffusers-unetprefix_flower_Hirvita6.safetensors');
+    const r = await run('--model', model, '--prompt', 'x', '--lora', lora, '--device', 'cpu', '--out', join(root, 'refused'));
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/adapts modules that SD 1\.5 does not have: "unet\.down_blocks\.1\.attentions\.0/);
+  });
+
+  it('refuses a bad spec', async () => {
+    const r = await run('--model', model, '--prompt', 'x', '--lora', 'a.safetensors:', '--device', 'cpu', '--out', join(root, 'refused'));
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('"a.safetensors:" is not a LoRA spec');
   });
 });
