@@ -1,4 +1,5 @@
 /** Small helpers for benchmarks: percentiles and a seeded PRNG. */
+import { createRandom } from '../../src/engine/pipeline/random.ts';
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
@@ -17,14 +18,8 @@ export function summarize(samples: number[]): { n: number; p50: number; p95: num
   };
 }
 
-/** mulberry32: a tiny seeded PRNG in [0, 1). */
+/** A seeded PRNG in [0, 1): the engine's own generator. */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = createRandom(seed);
+  return () => r.uniform();
 }
