@@ -14,3 +14,16 @@ export interface Command {
   /** Returns the process exit code. */
   run(args: string[], io: CliIO): Promise<number>;
 }
+
+export type Subcommand = (args: string[], io: CliIO) => Promise<number>;
+
+/** A `run` that dispatches on the first argument to a table of subcommands. */
+export function dispatch(subcommands: Record<string, Subcommand>, usageError: (message: string) => Error): Command['run'] {
+  return async (args, io) => {
+    const [sub, ...rest] = args;
+    if (!sub) throw usageError('missing subcommand');
+    const run = Object.prototype.hasOwnProperty.call(subcommands, sub) ? subcommands[sub] : undefined;
+    if (!run) throw usageError(`unknown subcommand "${sub}"`);
+    return run(rest, io);
+  };
+}

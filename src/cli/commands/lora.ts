@@ -8,7 +8,7 @@
  *   zipbank lora merge --subject corgi.safetensors --style watercolor.safetensors --method direct --w-style 0.8 --out merged.safetensors
  */
 import { parseArgs, UsageError } from '../args.ts';
-import type { CliIO, Command } from '../command.ts';
+import { dispatch, type CliIO, type Command, type Subcommand } from '../command.ts';
 import { modelModuleTable, readLorasForModel } from '../../engine/lora/apply.ts';
 import { layoutOf, type UNetLayout } from '../../engine/lora/keymap-sdxl.ts';
 import { inspectLora, type LoraInspection } from '../../engine/lora/inspect.ts';
@@ -43,7 +43,7 @@ subcommands:
       tensor hashes), the method and the weights in its metadata. --model reads the
       LoRAs against a model folder's modules (default: the SD presets).`;
 
-type Sub = (args: string[], io: CliIO) => Promise<number>;
+type Sub = Subcommand;
 
 const LABEL: Record<string, string> = { sd15: 'SD 1.5', sd2: 'SD 2.x', sdxl: 'SDXL', unknown: 'unknown' };
 
@@ -188,13 +188,7 @@ const command: Command = {
   name: 'lora',
   summary: 'inspect LoRA files (format, base model, modules), merge two, and write random ones',
   usage,
-  async run(args, io) {
-    const [sub, ...rest] = args;
-    if (!sub) throw new UsageError('missing subcommand');
-    const run = subcommands[sub];
-    if (!run) throw new UsageError(`unknown subcommand "${sub}"`);
-    return run(rest, io);
-  },
+  run: dispatch(subcommands, (m) => new UsageError(m)),
 };
 
 export default command;

@@ -7,7 +7,7 @@
  *   zipbank model random --preset tiny-sd15 --seed 7 --out ./models/tiny
  */
 import { parseArgs, UsageError } from '../args.ts';
-import type { CliIO, Command } from '../command.ts';
+import { dispatch, type CliIO, type Command, type Subcommand } from '../command.ts';
 import { readPipelineFolder } from '../../engine/models/folder.ts';
 import { inspectArchitecture, type ArchitectureSummary } from '../../engine/models/inspect.ts';
 import { PRESET_IDS, presetConfigs } from '../../engine/models/presets.ts';
@@ -25,7 +25,7 @@ subcommands:
       and benchmarks). Same preset, seed and dtype: byte-identical files. fp16 uses the
       .fp16.safetensors variant names. sd15 needs ~4 GB (fp32), sdxl ~14 GB (fp32).`;
 
-type Sub = (args: string[], io: CliIO) => Promise<number>;
+type Sub = Subcommand;
 
 const subcommands: Record<string, Sub> = {
   inspect: runInspect,
@@ -107,13 +107,7 @@ const command: Command = {
   name: 'model',
   summary: 'inspect model architectures; write seeded random models',
   usage,
-  async run(args, io) {
-    const [sub, ...rest] = args;
-    if (!sub) throw new UsageError('missing subcommand');
-    const run = subcommands[sub];
-    if (!run) throw new UsageError(`unknown subcommand "${sub}"`);
-    return run(rest, io);
-  },
+  run: dispatch(subcommands, (m) => new UsageError(m)),
 };
 
 export default command;
