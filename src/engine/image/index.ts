@@ -1,9 +1,10 @@
 /**
- * Images: the only importer of sharp. Probing and normalising user images, and
- * encoding rendered pixels.
+ * Images: the only importer of sharp. Probing and normalising user images,
+ * encoding rendered pixels, and rasterising SVG charts.
  *
  * @example
  *   const img = await normalizeImage('/tmp/dog.jpg'); // PNG bytes, EXIF orientation applied, metadata stripped
+ *   const png = await rasterizeSvg('<svg xmlns="http://www.w3.org/2000/svg" width="64" height="32"/>'); // 64x32 PNG
  */
 import sharp, { type Metadata } from 'sharp';
 import { ZipbankError } from '../../errors/index.ts';
@@ -135,4 +136,20 @@ export async function composeGrid(images: (RawImage | Buffer)[], options: { cols
     create: { width: cols * cw + (cols - 1) * gap, height: rows * ch + (rows - 1) * gap, channels: 3, background: '#202020' },
   }).composite(tiles.map((t, i) => ({ input: t.input, left: (i % cols) * (cw + gap), top: Math.floor(i / cols) * (ch + gap) })));
   return options.format === 'webp' ? canvas.webp({ quality: options.quality ?? 90 }).toBuffer() : canvas.png().toBuffer();
+}
+
+/**
+ * An SVG document -> PNG bytes (librsvg through sharp). At the default density of
+ * 72 one SVG user unit is one pixel; density 144 renders at twice the size. Text
+ * uses the fonts installed on the machine (nothing is fetched), so SVGs should name
+ * generic families such as 'DejaVu Sans, sans-serif'. Malformed SVG is refused.
+ */
+export async function rasterizeSvg(svg: string, options: { density?: number } = {}): Promise<Buffer> {
+  const density = options.density ?? 72;
+  if (!(density > 0) || density > 2400) throw new RangeError(`rasterizeSvg: density must be in (0, 2400], got ${density}`);
+  try {
+    return await sharp(Buffer.from(svg, 'utf8'), { density }).png().toBuffer();
+  } catch (e) {
+    throw new Error(`rasterizeSvg: cannot render the SVG: ${(e as Error).message}`, { cause: e });
+  }
 }

@@ -110,3 +110,49 @@ export function toAttributes(attrs: Attrs | undefined): OnnxAttribute[] {
     .filter((e): e is [string, AttrValue] => e[1] !== undefined)
     .map(([k, v]) => toAttribute(k, v));
 }
+
+const utf8Decoder = new TextDecoder();
+
+/**
+ * Typed reads of a decoded node's attributes, with defaults.
+ *
+ * @example
+ *   const a = nodeAttrs(node);
+ *   a.int('axis', -1); a.ints('perm'); a.float('epsilon', 1e-5); a.string('mode', 'nearest');
+ */
+export function nodeAttrs(node: { attribute: readonly OnnxAttribute[] }) {
+  const get = (name: string) => node.attribute.find((a) => a.name === name);
+  return {
+    has: (name: string): boolean => get(name) !== undefined,
+    int(name: string, fallback?: number): number {
+      const a = get(name);
+      if (a?.i !== undefined) return Number(a.i);
+      if (fallback === undefined) throw new RangeError(`attribute ${name} is missing`);
+      return fallback;
+    },
+    ints(name: string, fallback?: readonly number[]): number[] | undefined {
+      const a = get(name);
+      if (a?.ints) return a.ints.map(Number);
+      return fallback ? [...fallback] : undefined;
+    },
+    float(name: string, fallback?: number): number {
+      const a = get(name);
+      if (a?.f !== undefined) return a.f;
+      if (fallback === undefined) throw new RangeError(`attribute ${name} is missing`);
+      return fallback;
+    },
+    floats(name: string): number[] | undefined {
+      return get(name)?.floats?.slice();
+    },
+    string(name: string, fallback?: string): string {
+      const a = get(name);
+      if (a?.s !== undefined) return utf8Decoder.decode(a.s);
+      if (fallback === undefined) throw new RangeError(`attribute ${name} is missing`);
+      return fallback;
+    },
+    tensor(name: string): OnnxTensor | undefined {
+      return get(name)?.t;
+    },
+  };
+}
+export type NodeAttrs = ReturnType<typeof nodeAttrs>;

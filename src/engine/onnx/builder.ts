@@ -155,6 +155,27 @@ export class GraphBuilder implements ValueOwner {
     return v;
   }
 
+  /**
+   * A value computed outside this builder, e.g. a tensor of the graph this builder
+   * extends (see `extend.ts`). Claims the name; adds nothing to the graph.
+   */
+  external(name: string, dtype: DType, shape: Shape | undefined): Value {
+    this.claimValue(name);
+    return new Value(this, name, dtype, shape);
+  }
+
+  /** Like `external`, for a name passed to `reserve` before. */
+  externalReserved(name: string, dtype: DType, shape: Shape | undefined): Value {
+    if (!this.valueNames.has(name)) this.valueNames.add(name);
+    return new Value(this, name, dtype, shape);
+  }
+
+  /** Keep these value and node names free (they exist in a graph this builder extends). */
+  reserve(values: Iterable<string>, nodes: Iterable<string> = []): void {
+    for (const v of values) if (v) this.valueNames.add(v);
+    for (const n of nodes) if (n) this.nodeNames.add(n);
+  }
+
   /** An initializer named `name` within the current scope. */
   initializer(name: string, spec: InitializerSpec): Value {
     const full = this.claimValue(this.scoped(name));

@@ -11,7 +11,7 @@
 export * from './types.ts';
 export { Value, describeShape, isStatic, numel, type Dim, type Shape } from './value.ts';
 export { GraphBuilder, type BuildOptions, type GraphBuilderOptions, type MultiOpOptions, type OpOptions, type OutputSpec } from './builder.ts';
-export { attr, toAttribute, toAttributes, type AttrValue, type Attrs, type TypedAttr } from './attributes.ts';
+export { attr, nodeAttrs, toAttribute, toAttributes, type AttrValue, type Attrs, type NodeAttrs, type TypedAttr } from './attributes.ts';
 export { decodeModel, encodeModel, type DecodeOptions } from './proto.ts';
 export { decodeValues, dtypeOfArray, encodeValues, readTensorValues, type Values } from './tensor-data.ts';
 export {
@@ -29,3 +29,4 @@ export {
 export * from './ops/math.ts';
 export * from './ops/shape.ts';
 export * from './ops/nn.ts';
+export { ModelExtension, liftInitializers, type ExtensionOptions, type FinishOptions, type TensorMeta } from './extend.ts';

@@ -131,4 +131,15 @@ export const engineMessages = {
     `max length ${JSON.stringify(d.maxLength)} is invalid: it must be an integer of at least 2 (room for the start and end tokens).`,
   'tokenizer.unknown-id': (d: { id: number; vocabSize: number }) =>
     `token id ${d.id} is not in the vocabulary (ids run from 0 to ${d.vocabSize - 1}).`,
+  'onnx.no-gradient': (d: { op: string; node: string; reason: string }) =>
+    `cannot differentiate ${d.op} node "${d.node}": ${d.reason}. Differentiate with respect to tensors that do not flow through it, or extend src/engine/onnx/autodiff with a rule.`,
+  'onnx.bad-gradient-request': (d: { reason: string }) =>
+    `cannot build the gradient graph: ${d.reason}.`,
+  'onnx.infer-failed': (d: { graph: string; node: string; op: string; reason: string }) =>
+    `cannot infer the shapes of graph ${d.graph} at node "${d.node}" (${d.op}): ${d.reason}. ` +
+    `Check the input sizes given for the graph inputs, or teach src/engine/onnx/infer.ts this case.`,
+  'ziplora.bad-option': (d: { option: string; value: string; expected: string }) =>
+    `ZipLoRA ${d.option} ${d.value} is not usable: use ${d.expected}.`,
+  'ziplora.no-unet-modules': (d: { files: string[] }) =>
+    `${d.files.join(' and ')} adapt no UNet module, so there is nothing to zip (ZipLoRA learns mergers for the UNet's LoRA layers). Check that these are image-model LoRAs with UNet weights.`,
 };
