@@ -2,7 +2,9 @@
  * Test support: finite-difference checks of gradient graphs. The check compares
  * directional derivatives: for seeded random directions v over every requested
  * tensor, <grad, v> from the gradient graph against the central difference
- * (L(x + eps v) - L(x - eps v)) / (2 eps) of the same graph's loss. float32 on CPU.
+ * (L(x + eps v) - L(x - eps v)) / (2 eps) of the same graph's loss (Richardson-extrapolated
+ * from eps and eps/2), each tensor's
+ * direction scaled by its RMS (relative steps). float32 on CPU.
  */
 import { buildGradientGraph, type GradientOptions } from '../../../../src/engine/onnx/autodiff/index.ts';
 import { liftInitializers, readTensorValues, dtypeFromOnnx, type OnnxModel } from '../../../../src/engine/onnx/index.ts';
@@ -15,7 +17,7 @@ export interface GradCheckOptions extends Omit<GradientOptions, 'wrt'> {
   feeds: Feeds;
   /** Number of random directions. Default 3. */
   directions?: number;
-  /** Step. Default 1e-2 (float32: truncation ~eps^2, rounding ~1e-7 |L| / eps). */
+  /** Step. Default 1e-2 of each tensor's RMS; the difference is Richardson-extrapolated from eps and eps/2. */
   eps?: number;
   seed?: number;
 }
@@ -57,19 +59,29 @@ export async function gradCheck(model: OnnxModel, o: GradCheckOptions): Promise<
     const eps = o.eps ?? 1e-2;
     const results: DirectionResult[] = [];
     for (let d = 0; d < (o.directions ?? 3); d++) {
-      const dirs = Object.fromEntries(o.wrt.map((w) => [w, rng.normals(gradients[w]!.length)]));
-      const shifted = (sign: number): Feeds => {
+      // Each tensor's direction is scaled by the tensor's RMS, so every tensor moves by ~eps of its own size.
+      const dirs = Object.fromEntries(
+        o.wrt.map((w) => {
+          const x = asFloat32(feeds[w] as HostTensor);
+          let ss = 0;
+          for (let i = 0; i < x.length; i++) ss += x[i]! * x[i]!;
+          const rms = Math.sqrt(ss / Math.max(1, x.length)) || 1;
+          return [w, rng.normals(gradients[w]!.length).map((v) => v * rms)];
+        }),
+      );
+      const shifted = (step: number): Feeds => {
         const f: Feeds = { ...feeds };
         for (const w of o.wrt) {
           const x = asFloat32(feeds[w] as HostTensor);
           const v = dirs[w]!;
-          f[w] = tensor('float32', Float32Array.from(x, (xi, i) => xi + sign * eps * v[i]!), feeds[w]!.dims);
+          f[w] = tensor('float32', Float32Array.from(x, (xi, i) => xi + step * v[i]!), feeds[w]!.dims);
         }
         return f;
       };
-      const lp = asFloat32((await run(shifted(1)))[o.loss]!)[0]!;
-      const lm = asFloat32((await run(shifted(-1)))[o.loss]!)[0]!;
-      const numeric = (lp - lm) / (2 * eps);
+      const lossAt = async (step: number) => asFloat32((await run(shifted(step)))[o.loss]!)[0]!;
+      const central = async (h: number) => ((await lossAt(h)) - (await lossAt(-h))) / (2 * h);
+      // Richardson extrapolation of two central differences: truncation error O(eps^4).
+      const numeric = (4 * (await central(eps / 2)) - (await central(eps))) / 3;
       let analytic = 0;
       for (const w of o.wrt) {
         const gw = gradients[w]!;
