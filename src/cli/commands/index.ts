@@ -10,6 +10,7 @@ export async function loadCommands(): Promise<Command[]> {
     import('./tokenize.ts'),
     import('./render.ts'),
     import('./lora.ts'),
+    import('./zip.ts'),
     import('./worker.ts'),
   ]);
   return modules.map((m) => m.default);
