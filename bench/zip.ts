@@ -10,6 +10,9 @@
  *   SD 1.5 architecture at 512x512 (random fp16 weights computed in float32):
  *   BENCH_SD15_STEPS steps measured (default 2) and 100 extrapolated from their median.
  *
+ * SD 1.5 runs in the low-memory mode (the pipeline's render sessions released before the
+ * zip, no weight pre-packing in the zip's sessions): three prepacked copies of a
+ * full-size UNet plus training activations do not fit 24 GiB.
  * Environment: BENCH_SD15=0 skips SD 1.5; BENCH_TINY=0 skips the tiny models; BENCH_SD15_SIZE (default 512);
  * BENCH_SD15_STEPS; BENCH_KEEP=1 keeps the temp folder; BENCH_MEMORY=0 skips the
  * memory children. LoRAs: seeded random, attention projections (the paper's scope),
@@ -111,6 +114,8 @@ async function zipSteps(s: Setup, steps: number) {
     referenceSteps: 1,
     cosineThreshold: 0,
     sparsity: false,
+    releaseRenderSessions: s.size >= 256,
+    prepack: s.size < 256,
     onProgress: (p) => {
       const now = performance.now();
       if (p.phase === 'building') last = now;

@@ -53,6 +53,8 @@ inputs while the two sets of mergers become orthogonal. Writes into --out:
   --width W --height H        pixels (default the model's)
   --reference-steps N         denoising steps for generated references (default the pipeline's)
   --device <d>                ${DEVICES.join(', ')} (default ZIPBANK_DEVICE, else auto)
+  --low-memory                do not pre-pack weights in the zip's sessions (about one weight copy
+                              less in memory, somewhat slower on CPU); for full-size models on CPU
   --save-graph                also write ziplora.onnx, the training graph (forward + backward); its
                               weights stay external and refer to the model folder
   --format kohya|peft         format of zipped.safetensors (default kohya)`;
@@ -91,6 +93,7 @@ const command: Command = {
       'reference-steps': { type: 'number' },
       device: { type: 'string' },
       'save-graph': { type: 'boolean' },
+      'low-memory': { type: 'boolean' },
       format: { type: 'string' },
       out: { type: 'string' },
     });
@@ -147,6 +150,8 @@ const command: Command = {
         width: num('width'),
         height: num('height'),
         referenceSteps: num('reference-steps'),
+        releaseRenderSessions: true,
+        prepack: !flags['low-memory'],
         signal: abort.signal,
         onProgress: (p) => {
           const now = Date.now();

@@ -99,6 +99,8 @@ export interface PipelineModel {
   shiftFactor: number | null;
   /** The sessions without adapters, built on first call (or during load when warm). */
   sessions: () => Promise<ComponentSessions>;
+  /** Dispose the sessions without adapters (memory for a training graph); the next call to `sessions` rebuilds them. */
+  releaseSessions: () => Promise<void>;
   cache: SessionCache;
   ownsCache: boolean;
   sessionOptions: SessionOptions;
@@ -107,7 +109,7 @@ export interface PipelineModel {
   adapted: Record<AdaptableKey, WeakMap<LayerContext, Promise<Session>>>;
 }
 
-type ModelParts = Omit<PipelineModel, 'sessions'>;
+type ModelParts = Omit<PipelineModel, 'sessions' | 'releaseSessions'>;
 
 const WEIGHT_WORD: Record<ComputeDType, string> = { float32: 'F32', float16: 'F16' };
 
@@ -180,9 +182,16 @@ export async function loadPipelineModel(dir: string, o: PipelineLoadOptions = {}
     }
     return plain;
   };
+  const releaseSessions = async () => {
+    const built = plain;
+    plain = undefined;
+    const s = built ? await built.catch(() => undefined) : undefined;
+    if (!s) return;
+    for (const x of [...s.encoders, s.unet, s.vae]) await partial.cache.evict(x);
+  };
   if (o.warm ?? true) await sessions();
   log('info', `pipeline: ${folder.root} (${family}) on ${provider}, ${dtype} text encoders and unet, ${vaeDtype} vae`);
-  return { ...partial, sessions };
+  return { ...partial, sessions, releaseSessions };
 }
 
 /**

@@ -50,6 +50,19 @@ export class SessionCache {
     return p;
   }
 
+  /** Dispose one cached session and forget it (a later `get` builds it again). */
+  async evict(session: Session): Promise<boolean> {
+    for (const [key, p] of this.sessions) {
+      const s = await p.catch(() => undefined);
+      if (s === session) {
+        this.sessions.delete(key);
+        await s.dispose();
+        return true;
+      }
+    }
+    return false;
+  }
+
   get size(): number {
     return this.sessions.size;
   }

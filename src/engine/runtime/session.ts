@@ -34,6 +34,11 @@ export interface SessionOptions {
   memoryPattern?: boolean;
   /** onnxruntime's CPU memory arena. Default true. */
   cpuArena?: boolean;
+  /**
+   * Pre-pack constant MatMul weights at load (faster CPU matrix products, but a second
+   * copy of the weights in memory). Default true; training graphs on big models turn it off.
+   */
+  prepack?: boolean;
   /** onnxruntime's own log level. Default 'fatal': its errors come back as coded errors; 'warning' shows its diagnostics. */
   logLevel?: 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
 }
@@ -43,6 +48,7 @@ export const SESSION_DEFAULTS = {
   intraOpThreads: 0,
   memoryPattern: true,
   cpuArena: true,
+  prepack: true,
   logLevel: 'fatal',
 } satisfies Required<Omit<SessionOptions, 'provider'>>;
 
@@ -77,12 +83,15 @@ export async function createSession(source: ModelSource, options: SessionOptions
     logSeverityLevel: LOG_LEVELS[o.logLevel],
   };
   let model: string | Uint8Array;
+  // onnxruntime-node passes extra.session.* on as the session config entries "session.*".
+  const config: Record<string, string> = {};
+  if (!o.prepack) config.disable_prepacking = '1';
   if ('path' in source) model = source.path;
   else {
     model = 'bytes' in source ? source.bytes : encodeModel(source.model);
-    // onnxruntime-node passes extra.session.* on as the session config entries "session.*".
-    if (source.externalDataDir) ortOptions.extra = { session: { model_external_initializers_file_folder_path: source.externalDataDir } };
+    if (source.externalDataDir) config.model_external_initializers_file_folder_path = source.externalDataDir;
   }
+  if (Object.keys(config).length) ortOptions.extra = { session: config };
   let native: OrtSession;
   try {
     native = await ortCreateSession(model, ortOptions);

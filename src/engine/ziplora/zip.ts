@@ -97,6 +97,18 @@ export interface ZipOptions {
   referenceCount?: number;
   /** Denoising steps for generated references. Default the pipeline's. */
   referenceSteps?: number;
+  /**
+   * Dispose the pipeline's own (render) sessions once the prompts are encoded and the
+   * references made, before the zip's sessions load: on a CPU box a full-size UNet
+   * otherwise sits in memory three times. Default false (a bot renders right after).
+   */
+  releaseRenderSessions?: boolean;
+  /**
+   * Pre-pack weights and pre-plan memory in the zip's sessions (faster on CPU; a second
+   * weight copy, and an arena that grows by a second activation plan). Default true;
+   * false is the low-memory mode for full-size models on CPU.
+   */
+  prepack?: boolean;
   /** Measure the paper's Fig. 3a sparsity of each LoRA (a few extra UNet runs and one more session). Default true. */
   sparsity?: boolean;
   signal?: AbortSignal;
@@ -221,7 +233,8 @@ export async function zipLoras(pipe: DiffusionPipeline, o: ZipOptions): Promise<
 
   if (maxSteps > 0) {
     o.onProgress?.({ phase: 'building', step: 0, total: maxSteps });
-    const ctx = await openZipContext(pipe, { plan, sources, conditions, latents, width, height });
+    if (o.releaseRenderSessions) await m.releaseSessions();
+    const ctx = await openZipContext(pipe, { plan, sources, conditions, latents, width, height }, { prepack: o.prepack ?? true });
     const rng = createRandom(seed);
     const adam = new Adam({ lr });
     const params = new Map<string, Float32Array>();
@@ -242,6 +255,7 @@ export async function zipLoras(pipe: DiffusionPipeline, o: ZipOptions): Promise<
         break;
       }
     }
+    if (o.releaseRenderSessions) await ctx.release();
   }
 
   const context: ZipContextOptions = { plan, sources, conditions, latents, width, height };
@@ -324,9 +338,11 @@ export interface ZipContext {
   run(vectors: readonly (readonly Float32Array[])[], draw: ZipDraw, lambda: number): Promise<ZipRun>;
   /** Seconds spent building graphs and sessions. */
   buildSeconds: number;
+  /** Dispose the context's sessions (they are cached on the model until then). */
+  release(): Promise<void>;
 }
 
-export async function openZipContext(pipe: DiffusionPipeline, c: ZipContextOptions): Promise<ZipContext> {
+export async function openZipContext(pipe: DiffusionPipeline, c: ZipContextOptions, so: { prepack?: boolean } = {}): Promise<ZipContext> {
   const built = performance.now();
   const m = pipe.model;
   const { plan, sources, conditions, latents } = c;
@@ -336,7 +352,8 @@ export async function openZipContext(pipe: DiffusionPipeline, c: ZipContextOptio
   const perLatent = m.latentChannels * h * w;
   const unetCfg = m.folder.configs.unet;
   const weights = m.folder.components.unet!.weights;
-  const sessionOptions = m.sessionOptions;
+  const lean = so.prepack === false;
+  const sessionOptions = { ...m.sessionOptions, ...(lean ? { prepack: false, memoryPattern: false } : {}) };
   const objective = buildZipObjective(unetCfg, { weights, plan, height: h, width: w, sequence: conditions[0]!.hidden.dims[1]! });
   const train = await m.cache.get({ model: objective.model, name: 'ziplora', externalDataDir: m.folder.root }, sessionOptions);
   const targetGraph = buildUNetGraph(unetCfg, { weights, dtype: 'float32', fusedAttention: m.fusedAttention, layers: loraContext(plan), name: 'ziplora_target' });
@@ -377,6 +394,10 @@ export async function openZipContext(pipe: DiffusionPipeline, c: ZipContextOptio
     targets,
     timesteps: T,
     buildSeconds: (performance.now() - built) / 1000,
+    async release() {
+      await m.cache.evict(train);
+      await m.cache.evict(target);
+    },
     draw(rng) {
       const t = Math.min(T - 1, Math.floor(rng.uniform() * T));
       const noise = rng.normals(perLatent);

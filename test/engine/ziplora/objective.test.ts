@@ -53,6 +53,19 @@ describe('buildZipObjective', () => {
     }, 120_000);
   }
 
+  it('reads the weights in place: the backward part adds no weight copies and transposes no weight', async () => {
+    const { obj } = await setup(2);
+    const f = obj.forward!.graph;
+    const g = obj.model.graph;
+    const bytes = (ts: typeof f.initializer) => ts.reduce((a, t) => a + (t.rawData?.byteLength ?? 0), 0);
+    const added = g.initializer.slice(f.initializer.length);
+    expect(bytes(added)).toBeLessThan(0.001 * bytes(f.initializer));
+    const weights = new Set(f.initializer.filter((t) => t.dims.length >= 2).map((t) => t.name));
+    const backward = g.node.slice(f.node.length);
+    expect(backward.length).toBeGreaterThan(f.node.length);
+    expect(backward.filter((n) => n.opType === 'Transpose' && weights.has(n.input[0]!))).toEqual([]);
+  }, 60_000);
+
   it('outputs the loss as MSE per LoRA plus lambda times the summed pairwise |cos|', async () => {
     const { obj, feeds, vectors } = await setup(2);
     const s = await createSession({ model: obj.model, name: 'zip' }, { provider: 'cpu' });
