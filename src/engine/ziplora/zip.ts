@@ -74,7 +74,7 @@ export interface ZipInput {
 }
 
 export interface ZipProgress {
-  phase: 'references' | 'building' | 'optimizing';
+  phase: 'references' | 'building' | 'targets' | 'optimizing';
   step: number;
   total: number;
   loss?: number;
@@ -239,12 +239,29 @@ export async function zipLoras(pipe: DiffusionPipeline, o: ZipOptions): Promise<
     const adam = new Adam({ lr });
     const params = new Map<string, Float32Array>();
     ctx.mergerInputs.forEach((row, k) => row.forEach((name, j) => params.set(name, vectors[k]![j]!)));
+    // The draws do not depend on the mergers: the same sequence either way.
+    const draws = Array.from({ length: maxSteps }, () => ctx.draw(rng));
+    // Low-memory mode: every target first, then the target session goes before the objective's loads.
+    let given: Float32Array[][] | undefined;
+    if (o.prepack === false) {
+      given = [];
+      for (const [i, d] of draws.entries()) {
+        if (checkAbort(o.signal)) break;
+        given.push(await ctx.targetsFor(d));
+        o.onProgress?.({ phase: 'targets', step: i + 1, total: maxSteps });
+      }
+      await ctx.releaseTargets();
+    }
     for (let step = 0; step < maxSteps; step++) {
       if (checkAbort(o.signal)) {
         stopReason = 'cancelled';
         break;
       }
-      const r = await ctx.run(vectors, ctx.draw(rng), lambda);
+      if (given && !given[step]) {
+        stopReason = 'cancelled';
+        break;
+      }
+      const r = await ctx.run(vectors, draws[step]!, lambda, given?.[step]);
       loss.push({ step: step + 1, total: r.loss, subject: r.mse[0]!, style: r.mse[1]!, cosine: lambda * r.cosine });
       adam.step(params, r.grads);
       steps = step + 1;
@@ -335,11 +352,16 @@ export interface ZipContext {
   targets: string[];
   timesteps: number;
   draw(rng: { uniform(): number; normals(n: number): Float32Array }): ZipDraw;
-  run(vectors: readonly (readonly Float32Array[])[], draw: ZipDraw, lambda: number): Promise<ZipRun>;
+  /** The single-LoRA targets of a draw (the target session; no gradient). */
+  targetsFor(draw: ZipDraw): Promise<Float32Array[]>;
+  /** The objective and its gradient; targets computed unless given (from `targetsFor`). */
+  run(vectors: readonly (readonly Float32Array[])[], draw: ZipDraw, lambda: number, targets?: Float32Array[]): Promise<ZipRun>;
   /** Seconds spent building graphs and sessions. */
   buildSeconds: number;
   /** Dispose the context's sessions (they are cached on the model until then). */
   release(): Promise<void>;
+  /** Dispose only the target session (after precomputing every target). */
+  releaseTargets(): Promise<void>;
 }
 
 export async function openZipContext(pipe: DiffusionPipeline, c: ZipContextOptions, so: { prepack?: boolean } = {}): Promise<ZipContext> {
@@ -355,9 +377,18 @@ export async function openZipContext(pipe: DiffusionPipeline, c: ZipContextOptio
   const lean = so.prepack === false;
   const sessionOptions = { ...m.sessionOptions, ...(lean ? { prepack: false, memoryPattern: false } : {}) };
   const objective = buildZipObjective(unetCfg, { weights, plan, height: h, width: w, sequence: conditions[0]!.hidden.dims[1]! });
-  const train = await m.cache.get({ model: objective.model, name: 'ziplora', externalDataDir: m.folder.root }, sessionOptions);
-  const targetGraph = buildUNetGraph(unetCfg, { weights, dtype: 'float32', fusedAttention: m.fusedAttention, layers: loraContext(plan), name: 'ziplora_target' });
-  const target: Session = await m.cache.get({ model: targetGraph.model, name: 'ziplora_target', externalDataDir: m.folder.root }, sessionOptions);
+  // Sessions open on first use, so a caller can compute every target first and release that session.
+  let train: Promise<Session> | undefined;
+  let target: Promise<Session> | undefined;
+  const trainSession = () =>
+    (train ??= m.cache.get({ model: objective.model, name: 'ziplora', externalDataDir: m.folder.root }, sessionOptions));
+  const targetSession = () => {
+    if (!target) {
+      const g = buildUNetGraph(unetCfg, { weights, dtype: 'float32', fusedAttention: m.fusedAttention, layers: loraContext(plan), name: 'ziplora_target' });
+      target = m.cache.get({ model: g.model, name: 'ziplora_target', externalDataDir: m.folder.root }, sessionOptions);
+    }
+    return target;
+  };
   const factors = await loraFeeds(plan, sources);
   const alphasCumprod = trainingAlphas(m);
   const T = alphasCumprod.length;
@@ -389,14 +420,48 @@ export async function openZipContext(pipe: DiffusionPipeline, c: ZipContextOptio
     for (let j = 0; j < n; j++) Object.assign(f, coefficientFeeds(plan, j, undefined, j === k ? 1 : 0));
     return f;
   });
+  const noisyOf = (d: ZipDraw) => {
+    const a = alphasCumprod[d.t]!;
+    const sa = Math.sqrt(a);
+    const sb = Math.sqrt(1 - a);
+    return latents.map((refs, k) => Float32Array.from(refs[d.picks[k]!]!, (v, i) => sa * v + sb * d.noise[i]!));
+  };
+  const computeTargets = async (d: ZipDraw, noisy = noisyOf(d)): Promise<Float32Array[]> => {
+    const session = await targetSession();
+    const eps: Float32Array[] = [];
+    for (let k = 0; k < n; k++) {
+      const f: Feeds = {
+        ...factors,
+        ...solo[k]!,
+        sample: tensor('float32', noisy[k]!, [1, m.latentChannels, h, w]),
+        timestep: tensor('float32', new Float32Array([d.t]), [1]),
+        encoder_hidden_states: tensor('float32', conditions[k]!.hidden.data, [1, hiddenDims[1]!, hiddenDims[2]!]),
+      };
+      if (sdxl) {
+        f.text_embeds = tensor('float32', conditions[k]!.pooled!.data, [1, conditions[k]!.pooled!.dims[1]!]);
+        f.time_ids = tensor('float32', ids!, [1, ids!.length]);
+      }
+      eps.push(asFloat32((await session.run(f, ['out_sample'])).out_sample!));
+    }
+    return eps;
+  };
+  const evict = async (p: Promise<Session> | undefined) => {
+    const s = p ? await p.catch(() => undefined) : undefined;
+    if (s) await m.cache.evict(s);
+  };
   return {
     mergerInputs: objective.mergerInputs,
     targets,
     timesteps: T,
     buildSeconds: (performance.now() - built) / 1000,
     async release() {
-      await m.cache.evict(train);
-      await m.cache.evict(target);
+      await evict(train);
+      await evict(target);
+      train = target = undefined;
+    },
+    async releaseTargets() {
+      await evict(target);
+      target = undefined;
     },
     draw(rng) {
       const t = Math.min(T - 1, Math.floor(rng.uniform() * T));
@@ -404,29 +469,14 @@ export async function openZipContext(pipe: DiffusionPipeline, c: ZipContextOptio
       const picks = latents.map((refs) => Math.floor(rng.uniform() * refs.length));
       return { t, noise, picks };
     },
-    async run(vectors, d, lambda) {
-      const a = alphasCumprod[d.t]!;
-      const sa = Math.sqrt(a);
-      const sb = Math.sqrt(1 - a);
-      const noisy = latents.map((refs, k) => Float32Array.from(refs[d.picks[k]!]!, (v, i) => sa * v + sb * d.noise[i]!));
-      const eps: Float32Array[] = [];
+    targetsFor: (d) => computeTargets(d),
+    async run(vectors, d, lambda, given) {
+      const noisy = noisyOf(d);
       const t0 = performance.now();
-      for (let k = 0; k < n; k++) {
-        const f: Feeds = {
-          ...factors,
-          ...solo[k]!,
-          sample: tensor('float32', noisy[k]!, [1, m.latentChannels, h, w]),
-          timestep: tensor('float32', new Float32Array([d.t]), [1]),
-          encoder_hidden_states: tensor('float32', conditions[k]!.hidden.data, [1, hiddenDims[1]!, hiddenDims[2]!]),
-        };
-        if (sdxl) {
-          f.text_embeds = tensor('float32', conditions[k]!.pooled!.data, [1, conditions[k]!.pooled!.dims[1]!]);
-          f.time_ids = tensor('float32', ids!, [1, ids!.length]);
-        }
-        eps.push(asFloat32((await target.run(f, ['out_sample'])).out_sample!));
-      }
+      const eps = given ?? (await computeTargets(d, noisy));
+      const session = await trainSession();
       const t1 = performance.now();
-      const out = await train.run({
+      const out = await session.run({
         ...factors,
         ...mergerFeeds(vectors),
         ...text,

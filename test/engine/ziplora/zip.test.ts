@@ -87,6 +87,13 @@ describe('zipLoras', () => {
     expect(c.stats.stopReason).toBe('cancelled');
     expect(c.stats.steps).toBe(2);
 
+    // Low-memory mode: targets precomputed, sessions without pre-packing. Other GEMM kernels round
+    // differently, and Adam's first steps are sign steps (±lr) on every coefficient, so a coefficient
+    // whose gradient is ~0 may step the other way: compare the loss curve and the mergers' spread.
+    const lean = await zipLoras(pipe, { ...base, prepack: false, releaseRenderSessions: true });
+    lean.stats.loss.forEach((l, i) => expect(Math.abs(l.total - a.stats.loss[i]!.total)).toBeLessThan(1e-3 * a.stats.loss[i]!.total));
+    lean.stats.maxMove.forEach((v, k) => expect(Math.abs(v - a.stats.maxMove[k]!)).toBeLessThan(0.021));
+
     const d = await zipLoras(pipe, { ...base, method: 'direct' });
     expect(d.stats.steps).toBe(0);
     expect(d.stats.stuck).toBe(false);
