@@ -9,10 +9,9 @@
  * - Full zip time: 100 steps for tiny-sd15 and tiny-sdxl (measured), and the full
  *   SD 1.5 architecture (random fp16 weights computed in float32) at BENCH_SD15_SIZE
  *   (default 256x256): BENCH_SD15_STEPS steps measured (default 2) and 100 extrapolated
- *   from their median. At 512x512 the zip process does not fit a 24 GiB machine: the
- *   objective's forward + backward pass alone peaks at 19.2 GiB (63 s per pass on 2
- *   cores), and the process is killed by the kernel once the rest is loaded. Set
- *   BENCH_SD15_SIZE=512 on a machine with 32 GiB or more.
+ *   from their median. At 512x512 (BENCH_SD15_SIZE=512) the low-memory mode fits a
+ *   24 GiB machine only just (peak RSS about 23.8 GiB measured; the objective's forward +
+ *   backward pass alone peaks at 19.2 GiB with pre-packing), hence the smaller default.
  *
  * SD 1.5 runs in the low-memory mode (the pipeline's render sessions released before the
  * zip, no weight pre-packing in the zip's sessions): three prepacked copies of a

@@ -49,3 +49,11 @@ export async function encodeImages(m: PipelineModel, images: readonly (string | 
   }
   return out;
 }
+
+/** Dispose the cached VAE encoder session of a model (its arena holds full-resolution activations). */
+export async function releaseEncoder(m: PipelineModel): Promise<void> {
+  const p = encoders.get(m);
+  encoders.delete(m);
+  const s = p ? await p.catch(() => undefined) : undefined;
+  if (s) await m.cache.evict(s);
+}

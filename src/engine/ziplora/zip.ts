@@ -40,7 +40,7 @@ import { planLoras, type LoraSource } from '../lora/plan.ts';
 import type { LoraFile } from '../lora/types.ts';
 import { buildUNetGraph } from '../models/unet/graph.ts';
 import { sdxlTimeIds, type Embeddings } from '../pipeline/conditioning.ts';
-import { encodeImages } from '../pipeline/encode.ts';
+import { encodeImages, releaseEncoder } from '../pipeline/encode.ts';
 import { createRandom } from '../pipeline/random.ts';
 import { BETA_SCHEDULES, noiseTables } from '../pipeline/schedulers/betas.ts';
 import type { DiffusionPipeline } from '../pipeline/text-to-image.ts';
@@ -233,7 +233,10 @@ export async function zipLoras(pipe: DiffusionPipeline, o: ZipOptions): Promise<
 
   if (maxSteps > 0) {
     o.onProgress?.({ phase: 'building', step: 0, total: maxSteps });
-    if (o.releaseRenderSessions) await m.releaseSessions();
+    if (o.releaseRenderSessions) {
+      await m.releaseSessions();
+      await releaseEncoder(m);
+    }
     const ctx = await openZipContext(pipe, { plan, sources, conditions, latents, width, height }, { prepack: o.prepack ?? true });
     const rng = createRandom(seed);
     const adam = new Adam({ lr });
