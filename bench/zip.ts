@@ -10,7 +10,7 @@
  *   SD 1.5 architecture (random fp16 weights computed in float32) at BENCH_SD15_SIZE
  *   (default 256x256): BENCH_SD15_STEPS steps measured (default 2) and 100 extrapolated
  *   from their median. At 512x512 (BENCH_SD15_SIZE=512) the low-memory mode fits a
- *   24 GiB machine only just (peak RSS about 23.8 GiB measured; the objective's forward +
+ *   24 GiB machine only just (peak RSS about 22.7 GiB measured (ps, during a step); the objective's forward +
  *   backward pass alone peaks at 19.2 GiB with pre-packing), hence the smaller default.
  *
  * SD 1.5 runs in the low-memory mode (the pipeline's render sessions released before the
