@@ -87,8 +87,7 @@ export function buildZipObjective(cfg: UNetConfig, o: ZipObjectiveOptions): ZipO
   const lambda = g.input('lambda', 'float32', []);
   const diff = sub(eps, target);
   const perSample = reduceMean(mul(diff, diff), [1, 2, 3], false); // [n]
-  const mses: Value[] = [];
-  for (let k = 0; k < n; k++) mses.push(g.output(reshape(slice(perSample, [k], [k + 1], [0]), []), `mse.${k}`));
+  for (let k = 0; k < n; k++) g.output(reshape(slice(perSample, [k], [k + 1], [0]), []), `mse.${k}`);
   const mseTotal = reduceSum(perSample, [0], false);
   const cosines: Value[] = [];
   for (let j = 0; j < o.plan.modules.length; j++) {
@@ -102,10 +101,8 @@ export function buildZipObjective(cfg: UNetConfig, o: ZipObjectiveOptions): ZipO
     }
   }
   const cosine = g.output(cosines.length ? reshape(reduceSum(concat(cosines, 0), [0], true), []) : g.scalar(0), 'cosine');
-  const loss = g.output(add(mseTotal, mul(lambda, cosine)), 'loss');
-  void mses;
+  g.output(add(mseTotal, mul(lambda, cosine)), 'loss');
   const forward = ext.finish({ keepOutputs: false });
-  void loss;
   const grad = buildGradientGraph(forward, { loss: 'loss', wrt: mergerInputs.flat(), inputShapes, keepOutputs: true });
   return {
     model: grad.model,
