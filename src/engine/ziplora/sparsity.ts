@@ -20,6 +20,7 @@ import { componentPath } from '../lora/plan.ts';
 import { buildUNetGraph } from '../models/unet/graph.ts';
 import { sdxlTimeIds } from '../pipeline/conditioning.ts';
 import { createRandom } from '../pipeline/random.ts';
+import { noiseWithAlpha } from '../pipeline/schedulers/common.ts';
 import type { DiffusionPipeline } from '../pipeline/text-to-image.ts';
 import { asFloat32, tensor, type Feeds, type HostTensor } from '../runtime/index.ts';
 import type { SparsityPoint } from './stats.ts';
@@ -74,8 +75,7 @@ export async function measureSparsity(pipe: DiffusionPipeline, c: ZipContextOpti
     const t = Math.floor(alphas.length / 2);
     const x0 = c.latents[k]![0]!;
     const noise = rng.normals(x0.length);
-    const a = alphas[t]!;
-    const x = Float32Array.from(x0, (v, i) => Math.sqrt(a) * v + Math.sqrt(1 - a) * noise[i]!);
+    const x = noiseWithAlpha(alphas[t]!, x0, noise);
     const cond = c.conditions[k]!;
     const io: Feeds = {
       sample: tensor('float32', x, [1, cfg.inChannels, h, w]),

@@ -43,6 +43,7 @@ import { sdxlTimeIds, type Embeddings } from '../pipeline/conditioning.ts';
 import { encodeImages, releaseEncoder } from '../pipeline/encode.ts';
 import { createRandom } from '../pipeline/random.ts';
 import { BETA_SCHEDULES, noiseTables } from '../pipeline/schedulers/betas.ts';
+import { noiseWithAlpha } from '../pipeline/schedulers/common.ts';
 import type { DiffusionPipeline } from '../pipeline/text-to-image.ts';
 import { asFloat32, tensor, type Feeds, type Session } from '../runtime/index.ts';
 import { Adam } from '../train/adam.ts';
@@ -423,12 +424,7 @@ export async function openZipContext(pipe: DiffusionPipeline, c: ZipContextOptio
     for (let j = 0; j < n; j++) Object.assign(f, coefficientFeeds(plan, j, undefined, j === k ? 1 : 0));
     return f;
   });
-  const noisyOf = (d: ZipDraw) => {
-    const a = alphasCumprod[d.t]!;
-    const sa = Math.sqrt(a);
-    const sb = Math.sqrt(1 - a);
-    return latents.map((refs, k) => Float32Array.from(refs[d.picks[k]!]!, (v, i) => sa * v + sb * d.noise[i]!));
-  };
+  const noisyOf = (d: ZipDraw) => latents.map((refs, k) => noiseWithAlpha(alphasCumprod[d.t]!, refs[d.picks[k]!]!, d.noise));
   const computeTargets = async (d: ZipDraw, noisy = noisyOf(d)): Promise<Float32Array[]> => {
     const session = await targetSession();
     const eps: Float32Array[] = [];
