@@ -2,7 +2,9 @@
  * Embedded pipeline configs. `sd15` and `sdxl` are the official diffusers config.json
  * files (byte copies); `sd2` is SD 2.1 (OpenCLIP ViT-H text encoder, linear
  * projections, v-prediction era UNet); `tiny-sd15` / `tiny-sdxl` are test-sized models
- * with the same block structure (real CLIP vocabulary, 77 positions).
+ * with the same block structure (real CLIP vocabulary, 77 positions); `world` is the
+ * bundled model's architecture (SD 1.5 family, 64x64 pixels, 16x16 latents), trained
+ * from scratch on the procedural world (src/world, src/engine/train/world.ts).
  *
  * @example
  *   const cfgs = presetConfigs('tiny-sdxl');
@@ -28,8 +30,11 @@ import tinySdxlUnet from './presets/tiny-sdxl/unet.json' with { type: 'json' };
 import tinySdxlTe from './presets/tiny-sdxl/text_encoder.json' with { type: 'json' };
 import tinySdxlTe2 from './presets/tiny-sdxl/text_encoder_2.json' with { type: 'json' };
 import tinySdxlVae from './presets/tiny-sdxl/vae.json' with { type: 'json' };
+import worldUnet from './presets/world/unet.json' with { type: 'json' };
+import worldTe from './presets/world/text_encoder.json' with { type: 'json' };
+import worldVae from './presets/world/vae.json' with { type: 'json' };
 
-export const PRESET_IDS = ['sd15', 'sd2', 'sdxl', 'tiny-sd15', 'tiny-sdxl'] as const;
+export const PRESET_IDS = ['sd15', 'sd2', 'sdxl', 'tiny-sd15', 'tiny-sdxl', 'world'] as const;
 export type PresetId = (typeof PRESET_IDS)[number];
 
 /** The LoRA-compatibility family of each preset. */
@@ -39,6 +44,7 @@ const FAMILY = {
   sdxl: 'sdxl',
   'tiny-sd15': 'sd15',
   'tiny-sdxl': 'sdxl',
+  world: 'sd15',
 } as const satisfies Record<PresetId, 'sd15' | 'sd2' | 'sdxl'>;
 
 const RAW: Readonly<Record<PresetId, RawPipelineConfigs>> = {
@@ -47,6 +53,7 @@ const RAW: Readonly<Record<PresetId, RawPipelineConfigs>> = {
   sdxl: { unet: sdxlUnet, textEncoder: sdxlTe, textEncoder2: sdxlTe2, vae: sdxlVae },
   'tiny-sd15': { unet: tinySd15Unet, textEncoder: tinySd15Te, vae: tinySd15Vae },
   'tiny-sdxl': { unet: tinySdxlUnet, textEncoder: tinySdxlTe, textEncoder2: tinySdxlTe2, vae: tinySdxlVae },
+  world: { unet: worldUnet, textEncoder: worldTe, vae: worldVae },
 };
 
 const parsed = new Map<PresetId, PipelineConfigs>();

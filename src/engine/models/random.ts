@@ -26,7 +26,7 @@ import { floatBytes, initRules, tensorChunks, tensorSeed } from './random-init.t
 import sd15Scheduler from './presets/sd15/scheduler.json' with { type: 'json' };
 import sdxlScheduler from './presets/sdxl/scheduler.json' with { type: 'json' };
 
-export const RANDOM_PRESETS = ['tiny-sd15', 'tiny-sdxl', 'sd15', 'sdxl'] as const satisfies readonly PresetId[];
+export const RANDOM_PRESETS = ['tiny-sd15', 'tiny-sdxl', 'sd15', 'sdxl', 'world'] as const satisfies readonly PresetId[];
 export type RandomPreset = (typeof RANDOM_PRESETS)[number];
 
 export interface RandomModelOptions {
