@@ -53,7 +53,7 @@ export interface BaseTrainOptions {
   data: ImageDataset;
   seed?: number;
   vae?: Partial<PhaseOptions> & { crop?: number; klWeight?: number };
-  denoiser?: Partial<PhaseOptions> & { captionDropout?: number; emaDecay?: number };
+  denoiser?: Partial<PhaseOptions> & { captionDropout?: number; emaDecay?: number; minSnrGamma?: number };
   /** Checkpoint every N steps. Default 250. */
   checkpointEvery?: number;
   onProgress?: (p: TrainProgress) => void;
@@ -93,7 +93,7 @@ export interface BaseTrainReport {
 export const BASE_TRAIN_DEFAULTS = {
   seed: 1,
   vae: { steps: 2000, batch: 16, lr: 1e-3, warmup: 100, crop: 32, klWeight: 1e-3 },
-  denoiser: { steps: 3000, batch: 32, lr: 1e-3, warmup: 200, captionDropout: 0.1, emaDecay: 0.999 },
+  denoiser: { steps: 3000, batch: 32, lr: 1e-3, warmup: 200, captionDropout: 0.1, emaDecay: 0.999, minSnrGamma: 5 },
   checkpointEvery: 250,
 } as const;
 
@@ -336,12 +336,16 @@ export async function trainBaseModel(o: BaseTrainOptions): Promise<BaseTrainRepo
         const sample = new Float32Array(d.batch * per);
         const target = new Float32Array(d.batch * per);
         const timestep = new Float32Array(d.batch);
+        const weight = new Float32Array(d.batch);
         idx.forEach((k, b) => {
           const row = rr.uniform() < d.captionDropout ? empty : ids.subarray(k * seq, (k + 1) * seq);
           batchIds.set(row, b * seq);
           for (let s = 0; s < seq; s++) embeds.set(tableValues.subarray(row[s]! * hidden, (row[s]! + 1) * hidden), (b * seq + s) * hidden);
           const t = Math.min(T - 1, Math.floor(rr.uniform() * T));
           timestep[b] = t;
+          // Min-SNR-gamma weighting (Hang et al. 2023) for epsilon prediction: min(SNR, gamma) / SNR.
+          const snr = alphas[t]! / (1 - alphas[t]!);
+          weight[b] = d.minSnrGamma > 0 ? Math.min(snr, d.minSnrGamma) / snr : 1;
           const a = Math.sqrt(alphas[t]!);
           const sg = Math.sqrt(1 - alphas[t]!);
           // Horizontal flip of the latent half of the time (the world is mirror-symmetric).
@@ -367,6 +371,7 @@ export async function trainBaseModel(o: BaseTrainOptions): Promise<BaseTrainRepo
             sample: tensor('float32', sample, obj.inputShapes.sample!),
             timestep: tensor('float32', timestep, [d.batch]),
             target: tensor('float32', target, obj.inputShapes.target!),
+            weight: tensor('float32', weight, [d.batch]),
           },
           ids: batchIds,
         };

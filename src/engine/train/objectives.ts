@@ -5,8 +5,9 @@
  * - `vaeObjective`: AutoencoderKL encoder -> reparameterised sample
  *   z = mean + exp(logvar / 2) · noise -> decoder; loss = mean (x̂ - x)² + mean |x̂ - x|
  *   + klWeight · mean KL(q(z|x) || N(0, 1)).
- * - `denoiserObjective`: CLIP text model -> last_hidden_state -> UNet; loss = mean
- *   (eps_pred - eps)² (epsilon prediction, the SD 1.x objective). The token-embedding
+ * - `denoiserObjective`: CLIP text model -> last_hidden_state -> UNet; loss = mean over
+ *   samples of w_b · mean (eps_pred - eps)² (epsilon prediction, the SD 1.x objective;
+ *   per-sample weights w_b allow Min-SNR weighting, ones give the plain loss). The token-embedding
  *   lookup is cut out of the graph: the caller feeds the gathered rows (`tokenInput`)
  *   and scatters their gradient into the table on the host, instead of a one-hot
  *   product over the 49408-row vocabulary in every step.
@@ -100,7 +101,8 @@ export interface DenoiserObjective extends Objective {
 
 /**
  * Inputs: `input_ids` int32 [B, seq] (for pooling), `<tokenInput>` [B, seq, hidden], `sample`
- * (noisy latents) [B, 4, h, w], `timestep` [B], `target` (the noise) [B, 4, h, w]. Output: loss.
+ * (noisy latents) [B, 4, h, w], `timestep` [B], `target` (the noise) [B, 4, h, w], `weight`
+ * (per-sample loss weight) [B]. Output: loss.
  */
 export function denoiserObjective(unetCfg: UNetConfig, textCfg: ClipTextConfig, o: DenoiserObjectiveOptions): DenoiserObjective {
   const seq = o.sequence ?? textCfg.maxPositionEmbeddings;
@@ -116,8 +118,9 @@ export function denoiserObjective(unetCfg: UNetConfig, textCfg: ClipTextConfig, 
   const out = x.ref(chained.graph.output.find((v) => v.name.endsWith('out_sample'))!.name);
   const lat = [o.batch, unetCfg.inChannels, o.latentSize, o.latentSize];
   const target = x.g.input('target', 'float32', lat);
+  const weight = x.g.input('weight', 'float32', [o.batch]);
   const d = sub(out, target);
-  const loss = reduceMean(mul(d, d), [0, 1, 2, 3], false);
+  const loss = reduceMean(mul(reduceMean(mul(d, d), [1, 2, 3], false), weight), [0], false);
   const model = x.finish({ outputs: [{ value: loss, name: 'loss' }], keepOutputs: false });
   const read = new Set<string>();
   for (const n of model.graph.node) for (const i of n.input) read.add(i);
@@ -125,7 +128,7 @@ export function denoiserObjective(unetCfg: UNetConfig, textCfg: ClipTextConfig, 
   const params = model.graph.initializer.map((t) => t.name!).filter((n) => read.has(n) && specs.has(n));
   return {
     model,
-    inputShapes: { input_ids: [o.batch, seq], [tokenInput]: [o.batch, seq, textCfg.hiddenSize], sample: lat, timestep: [o.batch], target: lat },
+    inputShapes: { input_ids: [o.batch, seq], [tokenInput]: [o.batch, seq, textCfg.hiddenSize], sample: lat, timestep: [o.batch], target: lat, weight: [o.batch] },
     params,
     tokenInput,
     tokenTable,

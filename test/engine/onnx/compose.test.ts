@@ -22,9 +22,10 @@ function second() {
   const g = new GraphBuilder('second');
   const h = g.input('h', 'float32', [2, 4]);
   const w = g.initializer('w2', { dtype: 'float32', shape: [4, 2], values: Float32Array.from({ length: 8 }, (_, i) => (i - 3) / 5) });
-  // 'double' collides with an output of the first model.
-  const d = g.op('Identity', [gemm(h, w)], {}, { output: { name: 'double' } });
+  const d = gemm(h, w);
   g.output(add(d, 1), 'y');
+  // 'double' collides with an output of the first model.
+  g.output(mul(d, 2), 'double');
   return g.build();
 }
 
@@ -39,10 +40,9 @@ describe('chainModels', () => {
     const chained = chainModels(first(), second(), { connect: { h: 'hidden' } });
     expect(chained.graph.input.map((i) => i.name)).toEqual(['x']);
     // Weights keep their names; the colliding constant of the second model is prefixed.
-    expect(chained.graph.initializer.map((t) => t.name)).toEqual(['w1', 'const_float32', 'w2', 'b/const_float32']);
+    expect(chained.graph.initializer.map((t) => t.name)).toEqual(['w1', 'const_float32', 'w2', 'b/const_float32', 'const_float32_1']);
     const outs = chained.graph.output.map((o) => o.name);
-    expect(outs).toContain('double');
-    expect(outs).toContain('y');
+    expect(outs).toEqual(['hidden', 'double', 'y', 'b/double']);
     const c = await createSession({ model: chained, name: 'c' });
     const got = await c.run({ x: tensor('float32', xs, [2, 3]) });
     expect(Array.from(asFloat32(got.y!))).toEqual(Array.from(want));

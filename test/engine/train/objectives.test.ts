@@ -62,7 +62,7 @@ describe('vaeObjective', () => {
 });
 
 describe('denoiserObjective', () => {
-  it('equals MSE(UNet(noisy, t, CLIP(ids)), target) with host-gathered token embeddings', async () => {
+  it('equals the per-sample weighted MSE(UNet(noisy, t, CLIP(ids)), target) with host-gathered token embeddings', async () => {
     const te = cfg.textEncoder!;
     const weights = randomWeights([...clipTextParams(te, { withProjection: false }), ...unetParams(cfg.unet)], { seed: 4 });
     const B = 2;
@@ -75,7 +75,7 @@ describe('denoiserObjective', () => {
     ids.set([49406, 320, 1929, 49407], 0);
     ids.set([49406, 320, 2368, 530, 518, 2117, 49407], seq);
     const spec = weights.get(o.tokenTable)!;
-    const table = readTensorValues({ name: o.tokenTable, dataType: 1, dims: [...spec.shape], rawData: spec.raw as Uint8Array }) as Float32Array;
+    const table = readTensorValues({ name: o.tokenTable, dataType: 1, dims: [...spec.shape], rawData: spec.raw as Uint8Array }) as unknown as Float32Array;
     const H = te.hiddenSize;
     const embeds = new Float32Array(B * seq * H);
     for (let i = 0; i < B * seq; i++) embeds.set(table.subarray(ids[i]! * H, ids[i]! * H + H), i * H);
@@ -92,6 +92,7 @@ describe('denoiserObjective', () => {
           sample: tensor('float32', sample, [B, 4, L, L]),
           timestep: tensor('float32', t, [B]),
           target: tensor('float32', target, [B, 4, L, L]),
+          weight: tensor('float32', Float32Array.from([1, 0.25]), [B]),
         })
       ).loss!,
     )[0]!;
@@ -100,9 +101,10 @@ describe('denoiserObjective', () => {
     const unet = await createSession({ model: buildUNetGraph(cfg.unet, { weights }).model, name: 'unet' });
     const hidden = (await clip.run({ input_ids: tensor('int32', ids, [B, seq]) })).last_hidden_state!;
     const eps = asFloat32((await unet.run({ sample: tensor('float32', sample, [B, 4, L, L]), timestep: tensor('float32', t, [B]), encoder_hidden_states: hidden })).out_sample!);
-    let mse = 0;
-    for (let i = 0; i < eps.length; i++) mse += (eps[i]! - target[i]!) ** 2;
-    expect(got).toBeCloseTo(mse / eps.length, 5);
+    const per = eps.length / B;
+    const mse = [0, 0];
+    for (let i = 0; i < eps.length; i++) mse[Math.floor(i / per)]! += (eps[i]! - target[i]!) ** 2 / per;
+    expect(got).toBeCloseTo((mse[0]! * 1 + mse[1]! * 0.25) / 2, 5);
     for (const s of [all, clip, unet]) await s.dispose();
   });
 });
