@@ -36,6 +36,13 @@ const int = (min: number, max: number) =>
     .transform(Number)
     .refine((n) => n >= min && n <= max);
 
+/** `sd15=/models/a,sdxl=/models/b` -> { sd15: '/models/a', sdxl: '/models/b' } (the folder is everything after the first `=`). */
+const modelMap = csv()
+  .transform((xs) => xs.map((x) => (x.includes('=') ? ([x.slice(0, x.indexOf('=')).trim(), x.slice(x.indexOf('=') + 1).trim()] as const) : (['', ''] as const))))
+  .refine((pairs) => pairs.every(([family, dir]) => (FAMILIES as readonly string[]).includes(family) && dir.length > 0), { message: 'bad pair' })
+  .refine((pairs) => new Set(pairs.map(([f]) => f)).size === pairs.length, { message: 'family twice' })
+  .transform((pairs) => Object.fromEntries(pairs) as Partial<Record<BankFamily, string>>) as unknown as z.ZodType<Partial<Record<BankFamily, string>>>;
+
 /** The settings table. Order = README order. */
 export const SETTINGS = {
   dataDir: {
@@ -101,6 +108,15 @@ export const SETTINGS = {
     schema: csv().refine((xs) => xs.every((x) => /^[a-z]+:.+$/.test(x))) as unknown as z.ZodType<string[]>,
     expected: 'comma-separated platform:id entries, e.g. cli:local,discord:1234',
   },
+  models: {
+    env: 'ZIPBANK_MODELS',
+    description:
+      'Model folders (diffusers layout) a worker renders with, per base-model family, as family=folder pairs (comma-separated). ' +
+      'Render jobs for a family without a folder fail with a clear error; with none at all the worker has no engine.',
+    defaultText: '(unset: no engine)',
+    schema: modelMap,
+    expected: `comma-separated family=folder pairs, each family once, families from ${FAMILIES.join(', ')}; e.g. sd15=/models/sd15,sdxl=/models/sdxl`,
+  },
   logLevel: {
     env: 'ZIPBANK_LOG_LEVEL',
     description: 'Log verbosity.',
@@ -120,6 +136,8 @@ export interface Config {
   bankFamilies: BankFamily[];
   maxUploadMiB: number;
   admins: string[];
+  /** Model folder per base-model family (absolute paths); empty: no engine. */
+  models: Partial<Record<BankFamily, string>>;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -133,6 +151,7 @@ const DEFAULTS: Record<keyof typeof SETTINGS, string | undefined> = {
   bankFamilies: 'sd15,sd2,sdxl',
   maxUploadMiB: '1024',
   admins: 'cli:local',
+  models: undefined,
   logLevel: 'info',
 };
 
@@ -157,5 +176,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ...(out as unknown as Config),
     dataDir,
     storageDir: out.storageDir ? resolve(cwd, out.storageDir as string) : resolve(dataDir, 'files'),
+    models: Object.fromEntries(Object.entries((out.models as Config['models'] | undefined) ?? {}).map(([f, dir]) => [f, resolve(cwd, dir!)])),
   };
 }

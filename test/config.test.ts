@@ -15,7 +15,16 @@ describe('config', () => {
       bankFamilies: ['sd15', 'sd2', 'sdxl'],
       maxUploadMiB: 1024,
       admins: ['cli:local'],
+      models: {},
     });
+  });
+
+  it('reads ZIPBANK_MODELS as family=folder pairs, folders resolved against the working directory', () => {
+    expect(loadConfig({ ZIPBANK_MODELS: 'sd15=models/tiny, sdxl=/srv/sdxl=v1' }, '/srv/app').models).toEqual({
+      sd15: '/srv/app/models/tiny',
+      sdxl: '/srv/sdxl=v1',
+    });
+    expect(loadConfig({ ZIPBANK_MODELS: '' }, '/srv/app').models).toEqual({});
   });
 
   it('reads every variable', () => {
@@ -52,6 +61,11 @@ describe('config', () => {
     ['ZIPBANK_BANK_FAMILIES', 'sd15,flux', /ZIPBANK_BANK_FAMILIES/],
     ['ZIPBANK_ADMINS', 'bob', /ZIPBANK_ADMINS.*platform:id/],
     ['ZIPBANK_LOG_LEVEL', 'loud', /ZIPBANK_LOG_LEVEL/],
+    ['ZIPBANK_MODELS', '/models/sd15', /ZIPBANK_MODELS="\/models\/sd15" is invalid: expected comma-separated family=folder pairs/],
+    ['ZIPBANK_MODELS', 'sd15x=/m', /ZIPBANK_MODELS.*families from sd15, sd2, sdxl/],
+    ['ZIPBANK_MODELS', 'flux=/m', /ZIPBANK_MODELS/],
+    ['ZIPBANK_MODELS', 'sd15=', /ZIPBANK_MODELS/],
+    ['ZIPBANK_MODELS', 'sd15=/a,sd15=/b', /ZIPBANK_MODELS.*each family once/],
   ])('rejects %s=%s naming the variable and what to set', (variable, value, message) => {
     let err: unknown;
     try {

@@ -37,7 +37,41 @@ describe('zipbank worker (CLI, embedded PGlite on disk)', () => {
     expect(after).toMatchObject({ status: 'failed', errorCode: 'jobs.no-engine', result: null, attempts: 1 });
   });
 
+  it('runs render jobs on the engine when ZIPBANK_MODELS names a model; stand-alone zip jobs still get jobs.no-engine', async () => {
+    let db = await openDatabase({ dataDir });
+    const queue = new JobQueue(db.db);
+    const render = await queue.enqueue({ kind: 'render', owner: { platform: 'web', userId: 'ann' } });
+    const zip = await queue.enqueue({ kind: 'zip', owner: { platform: 'web', userId: 'bob' } });
+    await db.close();
+
+    process.env.ZIPBANK_MODELS = `sd15=${join(dataDir, 'models', 'tiny')}`;
+    let r: Awaited<ReturnType<typeof run>>;
+    try {
+      r = await run('worker', '--once', '--zip-steps', '5');
+    } finally {
+      delete process.env.ZIPBANK_MODELS;
+    }
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/engine on auto: sd15 = .*models\/tiny/);
+    expect(r.out).toMatch(/queue idle after 2 job/);
+
+    db = await openDatabase({ dataDir });
+    const q = new JobQueue(db.db);
+    const [a, b] = [await q.get(render.id), await q.get(zip.id)];
+    await db.close();
+    // The engine ran it: a render job without a render row is refused by the engine, not by the no-engine stand-in.
+    expect(a).toMatchObject({ status: 'failed', errorCode: 'render-job.no-render', attempts: 1 });
+    expect(b).toMatchObject({ status: 'failed', errorCode: 'jobs.no-engine', attempts: 1 });
+  });
+
+  it('says in its usage how the engine is configured', async () => {
+    const r = await run('help', 'worker');
+    expect(r.out + r.err).toMatch(/ZIPBANK_MODELS/);
+    expect(r.out + r.err).toMatch(/--zip-steps N/);
+  });
+
   it.each([
+    [['--zip-steps', '0'], /--zip-steps = 0 is invalid/],
     [['--concurrency', '0'], /--concurrency = 0 is invalid: expected a whole number >= 1/],
     [['--kinds', ','], /--kinds = "," is invalid/],
     [['--bogus'], /unknown option --bogus/],
