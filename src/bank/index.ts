@@ -8,12 +8,14 @@
  *   const hits = await bank.autocomplete('cor', { kind: 'subject' });
  *   await bank.close();
  */
-import { and, asc, eq, ne, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, ne, sql } from 'drizzle-orm';
 import type { Config } from '../config.ts';
 import { ZipbankError } from '../errors/index.ts';
 import { openDatabase, type Database, type OpenedDatabase } from './db.ts';
 import { LocalFileStore, type FileStore } from './storage.ts';
-import { loraImages, loras, type Lora, type LoraImage } from './schema.ts';
+import { loraImages, loras, type Community, type Lora, type LoraImage } from './schema.ts';
+import { RenderStore } from './renders.ts';
+import { getCommunity, previewImages } from './communities.ts';
 import { addLora, type AddLoraInput, type AddLoraResult } from './upload.ts';
 import { autocomplete, searchLoras, type AutocompleteItem, type LoraFilter, type SearchPage, type SearchQuery } from './search.ts';
 import { rateLora, recordUse, removeLora, reportLora, type RatingResult } from './moderation.ts';
@@ -127,9 +129,34 @@ export class Bank {
       .where(eq(loras.status, 'active'));
     return row!;
   }
+
+  /** Renders and their jobs, lineage and messages (the bot's side; the engine fills results). */
+  get renders(): RenderStore {
+    return (this.renderStore ??= new RenderStore(this.db));
+  }
+
+  private renderStore: RenderStore | undefined;
+
+  /** The settings row of a community (`platform:id`); undefined when it has none (defaults apply). */
+  community(id: string): Promise<Community | undefined> {
+    return getCommunity(this.db, id);
+  }
+
+  /** Entries by id, any status (renders keep naming LoRAs removed since). */
+  async lorasById(ids: readonly string[]): Promise<Map<string, Lora>> {
+    const unique = [...new Set(ids)];
+    const rows = unique.length ? await this.db.select().from(loras).where(inArray(loras.id, unique)) : [];
+    return new Map(rows.map((r) => [r.id, r]));
+  }
+
+  /** Preview image keys (reference images by position) per LoRA id. */
+  previews(loraIds: readonly string[], perLora?: number): Promise<Map<string, string[]>> {
+    return previewImages(this.db, loraIds, perLora);
+  }
 }
 
 export { CLI_ACTOR, type Actor } from './actor.ts';
 export type { AddLoraInput, AddLoraResult } from './upload.ts';
 export type { SearchQuery, SearchPage, LoraFilter, AutocompleteItem, SortOrder } from './search.ts';
 export { REPORT_REASONS } from './moderation.ts';
+export { RenderStore, shortId, isUuid, type NewRender, type RenderQuota, type CreateRenderOptions, type RenderRef } from './renders.ts';
