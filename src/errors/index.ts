@@ -14,6 +14,7 @@ import { bankMessages } from './messages/bank.ts';
 import { configMessages } from './messages/config.ts';
 import { engineMessages } from './messages/engine.ts';
 import { jobsMessages } from './messages/jobs.ts';
+import { worldMessages } from './messages/world.ts';
 
 const table = {
   ...safetensorsMessages,
@@ -22,6 +23,7 @@ const table = {
   ...configMessages,
   ...engineMessages,
   ...jobsMessages,
+  ...worldMessages,
 };
 
 type Table = typeof table;

@@ -12,6 +12,7 @@ export async function loadCommands(): Promise<Command[]> {
     import('./lora.ts'),
     import('./zip.ts'),
     import('./worker.ts'),
+    import('./world.ts'),
   ]);
   return modules.map((m) => m.default);
 }

@@ -153,3 +153,40 @@ export async function rasterizeSvg(svg: string, options: { density?: number } = 
     throw new Error(`rasterizeSvg: cannot render the SVG: ${(e as Error).message}`, { cause: e });
   }
 }
+
+/**
+ * An SVG document -> RGB pixels (librsvg through sharp), at the SVG's own size
+ * (one user unit of width/height per pixel at density 72) or resized to
+ * `width` x `height`. Transparent areas are flattened onto `background` (white).
+ */
+export async function rasterizeSvgRaw(svg: string, options: { width?: number; height?: number; background?: string } = {}): Promise<RawImage> {
+  try {
+    let s = sharp(Buffer.from(svg, 'utf8'), { density: 72 }).flatten({ background: options.background ?? '#ffffff' });
+    if (options.width !== undefined || options.height !== undefined) s = s.resize(options.width, options.height, { fit: 'fill' });
+    const { data, info } = await s.removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`expected 3 channels, got ${info.channels}`);
+    return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+  } catch (e) {
+    throw new Error(`rasterizeSvgRaw: cannot render the SVG: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** 8-bit RGBA pixels (not premultiplied), row-major, 4 bytes per pixel. */
+export interface RawRgbaImage {
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
+
+/**
+ * An SVG document -> RGBA pixels at the SVG's own size (density 72), alpha kept:
+ * the cheapest path from librsvg to JS (no flattening or resampling).
+ */
+export async function rasterizeSvgRgba(svg: string): Promise<RawRgbaImage> {
+  try {
+    const { data, info } = await sharp(Buffer.from(svg, 'utf8'), { density: 72 }).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+    return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+  } catch (e) {
+    throw new Error(`rasterizeSvgRgba: cannot render the SVG: ${(e as Error).message}`, { cause: e });
+  }
+}

@@ -31,6 +31,7 @@ import { createRandom } from '../pipeline/random.ts';
 import { asFloat32, createSession, tensor, type Session } from '../runtime/index.ts';
 import { SafetensorsFile, encodeSafetensors } from '../weights/safetensors.ts';
 import type { RawImage } from '../image/index.ts';
+import type { Checkpoint } from './checkpoint.ts';
 import { GraphTrainer } from './trainer.ts';
 
 export interface ClassifierHead {
@@ -187,6 +188,15 @@ export class ClassifierTrainer {
 
   async save(dir: string): Promise<void> {
     await saveClassifier(dir, this.spec, this.trainer.params);
+  }
+
+  /** Weights + optimiser state, for `saveCheckpoint`. */
+  checkpoint(meta: Record<string, unknown> = {}): Checkpoint {
+    return this.trainer.checkpoint(meta);
+  }
+
+  restore(c: Checkpoint): void {
+    this.trainer.restore(c);
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,370 @@
+/**
+ * Training everything the world needs, on our engine, from a seed:
+ *
+ * 1. the measuring classifiers (one network, four heads: subject class, named
+ *    instance or none, style, context), on renders of ALL the world (held-out
+ *    instances and styles included: they must recognise what LoRAs will teach),
+ *    with blur augmentation so generated (softer) images are judged fairly;
+ *    held-out accuracy on fresh renders;
+ * 2. the base model (`trainBaseModel`, preset 'world'): VAE, then CLIP text encoder
+ *    + UNet, on the BASE split only (no named instance, no held-out style, no
+ *    held-out class x context x style combination);
+ * 3. the quality check: images generated from the held-out combinations' captions,
+ *    judged by the classifiers (class, context and style accuracy), and a grid.
+ *
+ * Every stage is resumable: rendered datasets are cached, the classifier and the
+ * base model checkpoint; a rerun with the same options continues. Results go to
+ * `<out>/world.json`.
+ *
+ * @example
+ *   const report = await trainWorld({ out: 'models/world', seed: 1, log: console.log });
+ *   report.quality.classAccuracy;   // on held-out caption combinations
+ */
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { composeGrid, type RawImage } from '../engine/image/index.ts';
+import { DiffusionPipeline } from '../engine/pipeline/text-to-image.ts';
+import { createRandom } from '../engine/pipeline/random.ts';
+import { learningRate, trainBaseModel, type BaseTrainReport, type TrainProgress } from '../engine/train/base-model.ts';
+import { Classifier, ClassifierTrainer, argmax, type ClassifierSpec, type Labels } from '../engine/train/classifier.ts';
+import { loadCheckpoint, saveCheckpoint } from '../engine/train/checkpoint.ts';
+import { CLASSES, CONTEXTS, INSTANCES, STYLES } from './catalog.ts';
+import { renderScenes } from './render.ts';
+import { captionOf, sampleScene, type Scene } from './scene.ts';
+import { heldOutCombos, sampleBaseScene } from './split.ts';
+import { deriveSeed } from './rng.ts';
+
+export const WORLD_SIZE = 64;
+
+export interface WorldTrainOptions {
+  /** Model folder (diffusers layout); the classifier goes to <out>/classifier. */
+  out: string;
+  seed?: number;
+  /** Base-model training images (rendered once, cached). Default 12000. */
+  baseImages?: number;
+  /** Classifier training images. Default 16000. */
+  classifierImages?: number;
+  classifierSteps?: number;
+  classifierBatch?: number;
+  /** Fresh renders to measure the classifier on. Default 1200. */
+  classifierTestImages?: number;
+  vae?: Parameters<typeof trainBaseModel>[0]['vae'];
+  denoiser?: Parameters<typeof trainBaseModel>[0]['denoiser'];
+  /** Generated samples per held-out combination for the quality check. Default 4. */
+  evalPerCombo?: number;
+  /** Denoising steps of the quality check. Default 20. */
+  evalSteps?: number;
+  /** Where to write the samples grid (PNG). Default <out>/samples.png. */
+  gridPath?: string;
+  log?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface HeadAccuracy {
+  [head: string]: number;
+}
+
+export interface QualityReport {
+  samples: number;
+  combos: number;
+  classAccuracy: number;
+  contextAccuracy: number;
+  styleAccuracy: number;
+  /** Same, per class / context / style id. */
+  perClass: Record<string, number>;
+  perContext: Record<string, number>;
+  perStyle: Record<string, number>;
+  seconds: number;
+  guidance: number;
+  steps: number;
+}
+
+export interface WorldReport {
+  seed: number;
+  createdAt: string;
+  machine: string;
+  datasets: { baseImages: number; classifierImages: number; renderSeconds: number };
+  classifier: { steps: number; seconds: number; testImages: number; accuracy: HeadAccuracy; accuracyBlurred: HeadAccuracy };
+  base: BaseTrainReport & { seconds: number };
+  quality?: QualityReport;
+}
+
+const HEADS = () => [
+  { name: 'class', labels: CLASSES.map((c) => c.id) },
+  { name: 'instance', labels: ['none', ...INSTANCES.map((i) => i.id)] },
+  { name: 'style', labels: STYLES.map((s) => s.id) },
+  { name: 'context', labels: CONTEXTS.map((c) => c.id) },
+];
+
+export function classifierSpec(): ClassifierSpec {
+  return { size: WORLD_SIZE, heads: HEADS() };
+}
+
+/** The labels of a scene for the classifier's heads. */
+export function sceneLabels(s: Scene): Labels {
+  return {
+    class: CLASSES.findIndex((c) => c.id === s.classId),
+    instance: s.instanceId ? 1 + INSTANCES.findIndex((i) => i.id === s.instanceId) : 0,
+    style: STYLES.findIndex((x) => x.id === s.styleId),
+    context: CONTEXTS.findIndex((c) => c.id === s.contextId),
+  };
+}
+
+/** A scene of the classifier's distribution: every style, context and class; a named instance 40% of the time. */
+export function classifierScene(seed: number): Scene {
+  const r = createRandom(deriveSeed(seed, 'classifier'));
+  const styleId = STYLES[Math.floor(r.uniform() * STYLES.length)]!.id;
+  const contextId = CONTEXTS[Math.floor(r.uniform() * CONTEXTS.length)]!.id;
+  if (r.uniform() < 0.4) return sampleScene(seed, { instanceId: INSTANCES[Math.floor(r.uniform() * INSTANCES.length)]!.id, styleId, contextId, split: 'all' });
+  return sampleScene(seed, { classId: CLASSES[Math.floor(r.uniform() * CLASSES.length)]!.id, styleId, contextId, split: 'base' });
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Render scenes into one HWC uint8 buffer, cached in `file` (with the captions/labels in `file.json`). */
+async function renderCached(file: string, scenes: () => Scene[], meta: (s: Scene, i: number) => unknown, log: (l: string) => void): Promise<{ pixels: Uint8Array; meta: unknown[]; seconds: number }> {
+  const per = WORLD_SIZE * WORLD_SIZE * 3;
+  if ((await exists(file)) && (await exists(`${file}.json`))) {
+    const m = JSON.parse(await readFile(`${file}.json`, 'utf8')) as unknown[];
+    const buf = await readFile(file);
+    if (buf.byteLength === m.length * per) return { pixels: new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), meta: m, seconds: 0 };
+  }
+  const t0 = performance.now();
+  const list = scenes();
+  const pixels = new Uint8Array(list.length * per);
+  const chunk = 500;
+  for (let k = 0; k < list.length; k += chunk) {
+    const imgs = await renderScenes(list.slice(k, k + chunk), WORLD_SIZE);
+    imgs.forEach((im, i) => pixels.set(im.data, (k + i) * per));
+    log(`  rendered ${Math.min(k + chunk, list.length)}/${list.length}`);
+  }
+  await writeFile(`${file}.partial`, pixels);
+  await rename(`${file}.partial`, file);
+  await writeFile(`${file}.json`, JSON.stringify(list.map(meta)));
+  return { pixels, meta: list.map(meta), seconds: (performance.now() - t0) / 1000 };
+}
+
+/** [B, 3, S, S] in [-1, 1] from cached images, random flips, and a 3x3 box blur on `blurShare` of them. */
+function classifierBatch(pixels: Uint8Array, idx: readonly number[], r: ReturnType<typeof createRandom>, blurShare: number): Float32Array {
+  const S = WORLD_SIZE;
+  const plane = S * S;
+  const out = new Float32Array(idx.length * 3 * plane);
+  idx.forEach((k, b) => {
+    const flip = r.uniform() < 0.5;
+    const blurred = r.uniform() < blurShare;
+    const base = k * plane * 3;
+    for (let y = 0; y < S; y++) {
+      for (let x = 0; x < S; x++) {
+        const sx = flip ? S - 1 - x : x;
+        for (let c = 0; c < 3; c++) {
+          let v: number;
+          if (blurred) {
+            let sum = 0;
+            let n = 0;
+            for (let dy = -1; dy <= 1; dy++) {
+              for (let dx = -1; dx <= 1; dx++) {
+                const yy = y + dy;
+                const xx = sx + dx;
+                if (yy < 0 || yy >= S || xx < 0 || xx >= S) continue;
+                sum += pixels[base + (yy * S + xx) * 3 + c]!;
+                n++;
+              }
+            }
+            v = sum / n;
+          } else v = pixels[base + (y * S + sx) * 3 + c]!;
+          out[b * 3 * plane + c * plane + y * S + x] = (v / 255) * 2 - 1;
+        }
+      }
+    }
+  });
+  return out;
+}
+
+function blurImage(im: RawImage): RawImage {
+  const S = im.width;
+  const px = classifierBatch(im.data, [0], { uniform: () => 0.75 } as ReturnType<typeof createRandom>, 1);
+  // classifierBatch flips when uniform() < 0.5; 0.75 keeps the orientation and blurs (0.75 < 1).
+  const data = new Uint8Array(S * S * 3);
+  for (let i = 0; i < S * S; i++) for (let c = 0; c < 3; c++) data[i * 3 + c] = Math.round(((px[c * S * S + i]! + 1) / 2) * 255);
+  return { width: S, height: im.height, data };
+}
+
+async function measureClassifier(c: Classifier, images: RawImage[], labels: Labels[]): Promise<HeadAccuracy> {
+  const preds = await c.classify(images);
+  const acc: HeadAccuracy = {};
+  for (const h of c.spec.heads) acc[h.name] = labels.filter((l, i) => argmax(preds[i]![h.name]!) === l[h.name]).length / labels.length;
+  return acc;
+}
+
+export async function trainWorld(o: WorldTrainOptions): Promise<WorldReport> {
+  const seed = o.seed ?? 1;
+  const log = o.log ?? (() => {});
+  const work = join(o.out, '.train');
+  await mkdir(work, { recursive: true });
+  const nBase = o.baseImages ?? 12000;
+  const nCls = o.classifierImages ?? 16000;
+
+  // ---- datasets ----
+  log(`world: rendering ${nBase} base-split images and ${nCls} classifier images at ${WORLD_SIZE}x${WORLD_SIZE} (cached in ${work})`);
+  const base = await renderCached(
+    join(work, `base-${seed}-${nBase}.u8`),
+    () => Array.from({ length: nBase }, (_, i) => sampleBaseScene(deriveSeed(seed, `base:${i}`))),
+    (s, i) => captionOf(s, { color: (deriveSeed(seed, `color:${i}`) & 1) === 1 }),
+    log,
+  );
+  const cls = await renderCached(join(work, `classifier-${seed}-${nCls}.u8`), () => Array.from({ length: nCls }, (_, i) => classifierScene(deriveSeed(seed, `cls:${i}`))), (s) => sceneLabels(s), log);
+  const renderSeconds = base.seconds + cls.seconds;
+
+  // ---- classifier ----
+  const spec = classifierSpec();
+  const clsDir = join(o.out, 'classifier');
+  const steps = o.classifierSteps ?? 1500;
+  const B = o.classifierBatch ?? 64;
+  const ckpt = join(work, 'classifier.ckpt.safetensors');
+  let clsSeconds = 0;
+  if (!(await exists(join(clsDir, 'model.safetensors')))) {
+    const t0 = performance.now();
+    const trainer = await ClassifierTrainer.create(spec, { batch: B, lr: 2e-3, seed });
+    const saved = await loadCheckpoint(ckpt);
+    if (saved) trainer.restore(saved);
+    const labels = cls.meta as Labels[];
+    for (let s = trainer.updates; s < steps; s++) {
+      if (o.signal?.aborted) {
+        await saveCheckpoint(ckpt, trainer.checkpoint());
+        throw o.signal.reason ?? new Error('aborted');
+      }
+      const r = createRandom(deriveSeed(seed, `cls-step:${s}`));
+      const idx = Array.from({ length: B }, () => Math.floor(r.uniform() * nCls) % nCls);
+      const res = await trainer.step(classifierBatch(cls.pixels, idx, r, 0.5), idx.map((i) => labels[i]!), learningRate(2e-3, s, steps, 50));
+      if ((s + 1) % 50 === 0 || s + 1 === steps) log(`classifier ${s + 1}/${steps} loss ${res.loss.toFixed(3)} acc ${Object.entries(res.accuracy).map(([k, v]) => `${k} ${(v * 100).toFixed(0)}%`).join(' ')}`);
+      if ((s + 1) % 250 === 0) await saveCheckpoint(ckpt, trainer.checkpoint());
+    }
+    await trainer.save(clsDir);
+    await trainer.close();
+    clsSeconds = (performance.now() - t0) / 1000;
+  }
+  const classifier = await Classifier.load(clsDir);
+  const nTest = o.classifierTestImages ?? 1200;
+  const testScenes = Array.from({ length: nTest }, (_, i) => classifierScene(deriveSeed(seed + 7919, `cls-test:${i}`)));
+  const testImages = await renderScenes(testScenes, WORLD_SIZE);
+  const testLabels = testScenes.map(sceneLabels);
+  const accuracy = await measureClassifier(classifier, testImages, testLabels);
+  const accuracyBlurred = await measureClassifier(classifier, testImages.map(blurImage), testLabels);
+  log(`classifier held-out accuracy: ${fmtAcc(accuracy)}; blurred: ${fmtAcc(accuracyBlurred)}`);
+
+  // ---- base model ----
+  const t0 = performance.now();
+  let last = 0;
+  const baseReport = await trainBaseModel({
+    out: o.out,
+    preset: 'world',
+    data: { size: WORLD_SIZE, count: nBase, pixels: base.pixels, captions: base.meta as string[] },
+    seed,
+    ...(o.vae ? { vae: o.vae } : {}),
+    ...(o.denoiser ? { denoiser: o.denoiser } : {}),
+    ...(o.signal ? { signal: o.signal } : {}),
+    onProgress: (p: TrainProgress) => {
+      const now = performance.now();
+      if (now - last < 15_000 && p.step !== p.total) return;
+      last = now;
+      log(`${p.phase} ${p.step}/${p.total}${p.loss !== undefined ? ` loss ${p.loss.toFixed(4)}` : ''}${p.secondsPerStep ? ` ${p.secondsPerStep.toFixed(2)} s/step, eta ${Math.round((p.etaSeconds ?? 0) / 60)} min` : ''}`);
+    },
+  });
+  const report: WorldReport = {
+    seed,
+    createdAt: new Date().toISOString(),
+    machine: `${(await import('node:os')).cpus().length} cores, ${(await import('node:os')).cpus()[0]?.model ?? 'cpu'}`,
+    datasets: { baseImages: nBase, classifierImages: nCls, renderSeconds },
+    classifier: { steps, seconds: clsSeconds, testImages: nTest, accuracy, accuracyBlurred },
+    base: { ...baseReport, seconds: (performance.now() - t0) / 1000 },
+  };
+  const previous = await readPrevious(join(o.out, 'world.json'));
+  if (previous) {
+    // Keep the timings of stages finished in earlier (resumed) runs.
+    if (!clsSeconds) report.classifier.seconds = previous.classifier.seconds;
+    if (!renderSeconds) report.datasets.renderSeconds = previous.datasets.renderSeconds;
+    report.base.vae ??= previous.base.vae;
+    report.base.denoiser ??= previous.base.denoiser;
+  }
+  if (baseReport.complete) report.quality = await checkQuality(o, classifier, seed, log);
+  await classifier.close();
+  await writeFile(join(o.out, 'world.json'), `${JSON.stringify(report, null, 2)}\n`);
+  return report;
+}
+
+async function readPrevious(path: string): Promise<WorldReport | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as WorldReport;
+  } catch {
+    return undefined;
+  }
+}
+
+function fmtAcc(a: HeadAccuracy): string {
+  return Object.entries(a)
+    .map(([k, v]) => `${k} ${(v * 100).toFixed(1)}%`)
+    .join(', ');
+}
+
+/** Generate from every held-out combination's caption, classify, and draw a grid. */
+export async function checkQuality(o: Pick<WorldTrainOptions, 'out' | 'evalPerCombo' | 'evalSteps' | 'gridPath'>, classifier: Classifier, seed: number, log: (l: string) => void): Promise<QualityReport> {
+  const t0 = performance.now();
+  const per = o.evalPerCombo ?? 4;
+  const steps = o.evalSteps ?? 20;
+  const pipe = await DiffusionPipeline.load(o.out, { device: 'cpu', log: () => {} });
+  const combos = heldOutCombos();
+  const guidance = 7.5;
+  const images: RawImage[] = [];
+  const truth: { classId: string; contextId: string; styleId: string }[] = [];
+  try {
+    for (const [k, c] of combos.entries()) {
+      const prompt = captionOf(sampleScene(deriveSeed(seed, `eval:${k}`), { ...c, split: 'base' }));
+      const r = await pipe.generate({ prompt, steps, count: per, seed: deriveSeed(seed, `eval-seed:${k}`) % 2 ** 31, width: WORLD_SIZE, height: WORLD_SIZE, guidance });
+      images.push(...r.images);
+      for (let i = 0; i < per; i++) truth.push(c);
+    }
+  } finally {
+    await pipe.dispose();
+  }
+  const preds = await classifier.classify(images);
+  const hit = (head: string, want: (i: number) => string) => preds.map((p, i) => classifier.label(p, head) === want(i));
+  const cls = hit('class', (i) => truth[i]!.classId);
+  const ctx = hit('context', (i) => truth[i]!.contextId);
+  const sty = hit('style', (i) => truth[i]!.styleId);
+  const rate = (xs: boolean[]) => xs.filter(Boolean).length / Math.max(1, xs.length);
+  const by = (xs: boolean[], key: (i: number) => string) => {
+    const m: Record<string, boolean[]> = {};
+    xs.forEach((x, i) => (m[key(i)] ??= []).push(x));
+    return Object.fromEntries(Object.entries(m).map(([k, v]) => [k, rate(v)]));
+  };
+  const q: QualityReport = {
+    samples: images.length,
+    combos: combos.length,
+    classAccuracy: rate(cls),
+    contextAccuracy: rate(ctx),
+    styleAccuracy: rate(sty),
+    perClass: by(cls, (i) => truth[i]!.classId),
+    perContext: by(ctx, (i) => truth[i]!.contextId),
+    perStyle: by(sty, (i) => truth[i]!.styleId),
+    seconds: (performance.now() - t0) / 1000,
+    guidance,
+    steps,
+  };
+  log(`quality on ${q.samples} samples of ${q.combos} held-out combinations: class ${(q.classAccuracy * 100).toFixed(1)}%, context ${(q.contextAccuracy * 100).toFixed(1)}%, style ${(q.styleAccuracy * 100).toFixed(1)}%`);
+  const grid = await composeGrid(images.slice(0, Math.min(images.length, 64)), { cols: 8 });
+  const gridPath = o.gridPath ?? join(o.out, 'samples.png');
+  await writeFile(gridPath, grid);
+  return q;
+}
+
+/** Remove the training work folder (datasets, checkpoints) once a model is final. */
+export async function cleanTrainingFiles(out: string): Promise<void> {
+  await rm(join(out, '.train'), { recursive: true, force: true });
+}
