@@ -5,7 +5,8 @@
  * base model (VAE, then CLIP text encoder + UNet) on this machine's CPU with our
  * engine, checks the model's quality on held-out caption combinations, and writes
  * <out>/world.json and <out>/samples.png (copied to docs/world/samples.png).
- * Interrupt it at any time: a rerun resumes from the last checkpoint.
+ * Interrupt it at any time (Ctrl-C saves a checkpoint): a rerun resumes. To end the
+ * text encoder + UNet phase early, rerun with --denoiser-steps <steps done so far>.
  *
  *   --out <folder>            model folder (default models/world)
  *   --seed N                  default 1
@@ -38,6 +39,11 @@ const out = String(flags.out ?? 'models/world');
 const quick = flags.quick === true;
 const num = (k: string, full: number, small: number) => (typeof flags[k] === 'number' ? (flags[k] as number) : quick ? small : full);
 if (flags.fresh === true) await rm(out, { recursive: true, force: true });
+const abort = new AbortController();
+process.once('SIGINT', () => {
+  console.log('\nstopping at the next step (checkpoint saved; rerun to resume)...');
+  abort.abort(new Error('interrupted'));
+});
 const t0 = performance.now();
 const stamp = () => `[${((performance.now() - t0) / 60000).toFixed(1)} min]`;
 const report = await trainWorld({
@@ -50,6 +56,7 @@ const report = await trainWorld({
   vae: { steps: num('vae-steps', 2000, 4), ...(quick ? { batch: 2 } : {}) },
   denoiser: { steps: num('denoiser-steps', 3000, 4), batch: num('denoiser-batch', 32, 2) },
   log: (line) => console.log(`${stamp()} ${line}`),
+  signal: abort.signal,
 });
 const min = (s: number | undefined) => (s === undefined ? 'n/a' : `${(s / 60).toFixed(1)} min`);
 console.log('\nworld training report');
