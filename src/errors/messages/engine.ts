@@ -138,6 +138,8 @@ export const engineMessages = {
   'onnx.infer-failed': (d: { graph: string; node: string; op: string; reason: string }) =>
     `cannot infer the shapes of graph ${d.graph} at node "${d.node}" (${d.op}): ${d.reason}. ` +
     `Check the input sizes given for the graph inputs, or teach src/engine/onnx/infer.ts this case.`,
+  'train.bad-option': (d: { option: string; value: string; expected: string }) =>
+    `LoRA training: ${d.option} ${d.value} is not usable: use ${d.expected}.`,
   'ziplora.bad-option': (d: { option: string; value: string; expected: string }) =>
     `ZipLoRA ${d.option} ${d.value} is not usable: use ${d.expected}.`,
   'ziplora.no-unet-modules': (d: { files: string[] }) =>
