@@ -11,6 +11,7 @@ export async function loadCommands(): Promise<Command[]> {
     import('./render.ts'),
     import('./lora.ts'),
     import('./zip.ts'),
+    import('./train.ts'),
     import('./worker.ts'),
     import('./world.ts'),
   ]);
