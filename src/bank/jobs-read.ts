@@ -121,7 +121,9 @@ export async function queuePosition(db: Database, id: string): Promise<QueuePosi
     sameBefore: Number(r.same_before),
     headSeq: Number(r.head_seq),
   }));
-  const mine = owners.find((o) => o.key === `${target.owner_platform}:${target.owner_id}`)!;
+  // Claimed between the two queries: no longer queued, so no position.
+  const mine = owners.find((o) => o.key === `${target.owner_platform}:${target.owner_id}`);
+  if (!mine) return undefined;
   // An owner with higher-priority jobs is served those first, which sends it to the back of the round.
   const served = (o: OwnerQueue) => (o.higher > 0 ? Number.MAX_SAFE_INTEGER / 2 + o.lastServed : o.lastServed);
   const before = (a: OwnerQueue, b: OwnerQueue) =>

@@ -338,3 +338,34 @@ export const jobOwners = pgTable(
 export type Job = typeof jobs.$inferSelect;
 export type NewJob = typeof jobs.$inferInsert;
 export type JobStatus = Job['status'];
+
+/**
+ * The messages of a chat channel that zipbank keeps itself (the local web channel;
+ * Discord and Slack keep their own): the bot's public replies with who invoked
+ * them, edited in place while a render moves. Private (ephemeral) replies are never
+ * stored. `version` goes up with every edit (clients keep the newest).
+ */
+export const channelMessages = pgTable(
+  'channel_messages',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    /** Order of posting within the database. */
+    seq: bigint('seq', { mode: 'number' }).notNull().generatedAlwaysAsIdentity(),
+    /** `web:local/main`: community and channel. */
+    channelId: text('channel_id').notNull(),
+    invokerPlatform: text('invoker_platform').notNull(),
+    invokerId: text('invoker_id').notNull(),
+    invokerName: text('invoker_name'),
+    /** What the user did: the command line typed, or the button clicked. */
+    invocation: text('invocation').notNull().default(''),
+    /** The bot's reply (the core's platform-neutral message, without file bytes). */
+    reply: jsonb('reply').$type<Record<string, unknown>>().notNull(),
+    /** The render this message follows, if any. */
+    renderId: uuid('render_id').references(() => renders.id, { onDelete: 'set null' }),
+    version: integer('version').notNull().default(1),
+    ...timestamps,
+  },
+  (t) => [index('channel_messages_channel_seq_idx').on(t.channelId, t.seq), index('channel_messages_render_idx').on(t.renderId)],
+);
+
+export type ChannelMessage = typeof channelMessages.$inferSelect;

@@ -15,6 +15,7 @@ import { configMessages } from './messages/config.ts';
 import { engineMessages } from './messages/engine.ts';
 import { jobsMessages } from './messages/jobs.ts';
 import { worldMessages } from './messages/world.ts';
+import { webMessages } from './messages/web.ts';
 
 const table = {
   ...safetensorsMessages,
@@ -24,6 +25,7 @@ const table = {
   ...engineMessages,
   ...jobsMessages,
   ...worldMessages,
+  ...webMessages,
 };
 
 type Table = typeof table;

@@ -1,41 +1,94 @@
 /**
  * `zipbank start` (what `npm start` runs): open the bank on the configured database
- * (embedded PGlite by default), apply migrations, and serve the local web page.
+ * (embedded PGlite by default, migrations applied), serve the local web channel (a
+ * chat channel with the same commands as Discord, and the bank as a gallery), and run
+ * an in-process worker (concurrency 1) on the same queue: the engine when
+ * ZIPBANK_MODELS names model folders, else a worker that fails render jobs with a
+ * clear "no engine" message. Ctrl-C / SIGTERM stops both cleanly.
+ *
+ * @example
+ *   PORT=8081 zipbank start
+ *   zipbank start --no-worker     # jobs wait for `zipbank worker` processes
  */
 import { loadConfig } from '../../config.ts';
 import { Bank } from '../../bank/index.ts';
-import { startWebServer } from '../../bot/web/server.ts';
+import { startWebApp } from '../../bot/web/app.ts';
+import { handlerFor, noEngineHandler, type JobHandler, type LogLevel } from '../../jobs/index.ts';
+import { engineHandler, modelResolver, type EngineHandler } from '../../jobs/engine/index.ts';
 import { parseArgs } from '../args.ts';
 import type { CliIO, Command } from '../command.ts';
 
-const USAGE = `usage: zipbank start [--port N] [--host H]
+const GRACE_MS = 10_000;
+
+const USAGE = `usage: zipbank start [--port N] [--host H] [--no-worker]
 
 Opens the bank (embedded PGlite under ZIPBANK_DATA_DIR unless DATABASE_URL is set),
-applies migrations, and serves the local web page (PORT, default 8080). Stop with Ctrl-C.`;
+applies migrations, and serves the local web channel (PORT, default 8080): a chat
+channel shared by every browser tab, with the same slash commands as on Discord
+(/zip, /bank, /remix history), live progress, buttons, the Remix form, uploads, and
+the bank as a gallery. An in-process worker runs the queued renders: on the engine
+with the model folders ZIPBANK_MODELS names, else render jobs fail with a clear
+"no engine" message. --no-worker leaves them to \`zipbank worker\` processes.
+Stop with Ctrl-C (running renders get ${GRACE_MS / 1000} s to finish, then go back to the queue;
+a second Ctrl-C stops at once).`;
 
 async function run(argv: string[], io: CliIO): Promise<number> {
-  const { flags } = parseArgs(argv, { port: { type: 'number' }, host: { type: 'string' } });
+  const { flags } = parseArgs(argv, { port: { type: 'number' }, host: { type: 'string' }, 'no-worker': { type: 'boolean' } });
   const config = loadConfig();
   const bank = await Bank.open(config);
-  const stats = await bank.stats();
-  io.out(`zipbank: bank on ${bank.driver} (${bank.location}), files in ${config.storageDir}`);
-  io.out(`zipbank: ${stats.loras} LoRAs (${stats.subjects} subjects, ${stats.styles} styles)`);
-  const server = await startWebServer({
-    bank,
-    host: (flags.host as string | undefined) ?? config.host,
-    port: (flags.port as number | undefined) ?? config.port,
-  });
-  io.out(`zipbank: open ${server.url} in a browser (Ctrl-C to stop)`);
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
-  io.out('zipbank: stopping');
-  await server.close();
-  await bank.close();
-  return 0;
+  const log = (level: LogLevel, message: string) => {
+    const order = ['debug', 'info', 'warn', 'error'];
+    if (order.indexOf(level) >= order.indexOf(config.logLevel)) io.err(`zipbank: ${level}: ${message}`);
+  };
+  let engine: EngineHandler | undefined;
+  try {
+    const stats = await bank.stats();
+    io.out(`zipbank: bank on ${bank.driver} (${bank.location}), files in ${config.storageDir}`);
+    io.out(`zipbank: ${stats.loras} LoRAs (${stats.subjects} subjects, ${stats.styles} styles)`);
+    let handler: JobHandler | undefined;
+    if (flags['no-worker'] !== true) {
+      const models = modelResolver(config.models);
+      if (models.families.length > 0) {
+        engine = engineHandler({ bank, models, device: config.device, log });
+        const refuse = noEngineHandler(['zip']);
+        handler = handlerFor({ render: (job, ctx) => engine!.run(job, ctx), zip: (job, ctx) => refuse.run(job, ctx) }, engine.retryable);
+        io.out(`zipbank: worker in this process, engine on ${config.device}: ${models.families.map((f) => `${f} = ${models(f)!.dir}`).join(', ')}`);
+      } else {
+        handler = noEngineHandler();
+        io.out('zipbank: worker in this process has no engine (ZIPBANK_MODELS is not set): renders fail with a message saying so');
+      }
+    } else {
+      io.out('zipbank: no worker in this process (--no-worker): renders wait for `zipbank worker`');
+    }
+    const app = await startWebApp({
+      bank,
+      host: (flags.host as string | undefined) ?? config.host,
+      port: (flags.port as number | undefined) ?? config.port,
+      handler,
+      log,
+    });
+    if (app.resumed > 0) io.out(`zipbank: following ${app.resumed} render(s) still in flight`);
+    io.out(`zipbank: open ${app.url} in a browser (Ctrl-C to stop)`);
+    await new Promise<void>((resolve) => {
+      const onSignal = () => {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        const now = () => void app.close();
+        process.once('SIGINT', now);
+        process.once('SIGTERM', now);
+        io.out(`zipbank: stopping (running renders get up to ${GRACE_MS / 1000} s; Ctrl-C again to stop now)`);
+        app.close({ graceMs: GRACE_MS }).then(resolve, resolve);
+      };
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+    });
+    io.out('zipbank: stopped');
+    return 0;
+  } finally {
+    await engine?.close();
+    await bank.close();
+  }
 }
 
-const command: Command = { name: 'start', summary: 'run zipbank: the bank and its local web page', usage: USAGE, run };
+const command: Command = { name: 'start', summary: 'run zipbank: the local web channel, the bank and an in-process worker', usage: USAGE, run };
 export default command;
