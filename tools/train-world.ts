@@ -16,11 +16,17 @@
  *   --classifier-steps N      default 1500       --vae-steps N           default 2000
  *   --denoiser-steps N        default 3000       --denoiser-batch N      default 32
  *   --keep-work               keep <out>/.train (datasets, checkpoints) after success
+ *   --refine-classifier N     only train the saved classifier N more steps (from step
+ *                             --from, default 1500) and measure it again
+ *   --check-quality           only run the quality check of a trained model again (with
+ *                             the saved classifier) and update <out>/world.json
  */
 import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from '../src/cli/args.ts';
-import { cleanTrainingFiles, trainWorld } from '../src/world/train.ts';
+import { readFile, writeFile } from 'node:fs/promises';
+import { Classifier } from '../src/engine/train/classifier.ts';
+import { checkQuality, cleanTrainingFiles, refineClassifier, trainWorld, type WorldReport } from '../src/world/train.ts';
 
 const { flags } = parseArgs(process.argv.slice(2), {
   out: { type: 'string' },
@@ -34,10 +40,30 @@ const { flags } = parseArgs(process.argv.slice(2), {
   'denoiser-steps': { type: 'number' },
   'denoiser-batch': { type: 'number' },
   'keep-work': { type: 'boolean' },
+  'refine-classifier': { type: 'number' },
+  from: { type: 'number' },
+  'check-quality': { type: 'boolean' },
 });
 const out = String(flags.out ?? 'models/world');
 const quick = flags.quick === true;
 const num = (k: string, full: number, small: number) => (typeof flags[k] === 'number' ? (flags[k] as number) : quick ? small : full);
+if (typeof flags['refine-classifier'] === 'number') {
+  const t = performance.now();
+  await refineClassifier({ out, steps: flags['refine-classifier'], from: typeof flags.from === 'number' ? flags.from : 1500, log: (l) => console.log(`[${((performance.now() - t) / 60000).toFixed(1)} min] ${l}`) });
+  process.exit(0);
+}
+if (flags['check-quality'] === true) {
+  const classifier = await Classifier.load(join(out, 'classifier'));
+  const q = await checkQuality({ out, gridPath: join(out, 'samples.png') }, classifier, typeof flags.seed === 'number' ? flags.seed : 1, (l) => console.log(l));
+  await classifier.close();
+  const reportPath = join(out, 'world.json');
+  const report = JSON.parse(await readFile(reportPath, 'utf8')) as WorldReport;
+  report.quality = q;
+  await writeFile(reportPath, `${JSON.stringify(report, null, 2)}\n`);
+  await mkdir('docs/world', { recursive: true });
+  await copyFile(join(out, 'samples.png'), 'docs/world/samples.png');
+  process.exit(0);
+}
 if (flags.fresh === true) await rm(out, { recursive: true, force: true });
 const abort = new AbortController();
 process.once('SIGINT', () => {

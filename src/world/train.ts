@@ -313,6 +313,53 @@ function fmtAcc(a: HeadAccuracy): string {
     .join(', ');
 }
 
+/**
+ * More classifier training from the saved weights (fresh batches: the step seeds
+ * continue after `from`), then the held-out accuracy again; updates world.json's
+ * classifier entry when it exists.
+ */
+export async function refineClassifier(o: { out: string; seed?: number; steps: number; from: number; lr?: number; batch?: number; classifierImages?: number; classifierTestImages?: number; log?: (l: string) => void }): Promise<{ accuracy: HeadAccuracy; accuracyBlurred: HeadAccuracy; seconds: number }> {
+  const seed = o.seed ?? 1;
+  const log = o.log ?? (() => {});
+  const t0 = performance.now();
+  const work = join(o.out, '.train');
+  const nCls = o.classifierImages ?? 16000;
+  const cls = await renderCached(join(work, `classifier-${seed}-${nCls}.u8`), () => Array.from({ length: nCls }, (_, i) => classifierScene(deriveSeed(seed, `cls:${i}`))), (s) => sceneLabels(s), log);
+  const clsDir = join(o.out, 'classifier');
+  const loaded = await Classifier.load(clsDir);
+  const weights = await loaded.weights();
+  await loaded.close();
+  const B = o.batch ?? 64;
+  const lr = o.lr ?? 1e-3;
+  const trainer = await ClassifierTrainer.create(classifierSpec(), { batch: B, lr, seed, weights });
+  const labels = cls.meta as Labels[];
+  for (let s = 0; s < o.steps; s++) {
+    const r = createRandom(deriveSeed(seed, `cls-step:${o.from + s}`));
+    const idx = Array.from({ length: B }, () => Math.floor(r.uniform() * nCls) % nCls);
+    const res = await trainer.step(classifierBatch(cls.pixels, idx, r, 0.5), idx.map((i) => labels[i]!), learningRate(lr, s, o.steps, 0));
+    if ((s + 1) % 50 === 0 || s + 1 === o.steps) log(`classifier (refine) ${s + 1}/${o.steps} loss ${res.loss.toFixed(3)} acc ${Object.entries(res.accuracy).map(([k, v]) => `${k} ${(v * 100).toFixed(0)}%`).join(' ')}`);
+  }
+  await trainer.save(clsDir);
+  await trainer.close();
+  const classifier = await Classifier.load(clsDir);
+  const nTest = o.classifierTestImages ?? 1200;
+  const testScenes = Array.from({ length: nTest }, (_, i) => classifierScene(deriveSeed(seed + 7919, `cls-test:${i}`)));
+  const testImages = await renderScenes(testScenes, WORLD_SIZE);
+  const testLabels = testScenes.map(sceneLabels);
+  const accuracy = await measureClassifier(classifier, testImages, testLabels);
+  const accuracyBlurred = await measureClassifier(classifier, testImages.map(blurImage), testLabels);
+  await classifier.close();
+  const seconds = (performance.now() - t0) / 1000;
+  log(`classifier held-out accuracy after ${o.steps} more steps: ${fmtAcc(accuracy)}; blurred: ${fmtAcc(accuracyBlurred)}`);
+  const reportPath = join(o.out, 'world.json');
+  const previous = await readPrevious(reportPath);
+  if (previous) {
+    previous.classifier = { ...previous.classifier, steps: previous.classifier.steps + o.steps, seconds: previous.classifier.seconds + seconds, accuracy, accuracyBlurred };
+    await writeFile(reportPath, `${JSON.stringify(previous, null, 2)}\n`);
+  }
+  return { accuracy, accuracyBlurred, seconds };
+}
+
 /** Generate from every held-out combination's caption, classify, and draw a grid. */
 export async function checkQuality(o: Pick<WorldTrainOptions, 'out' | 'evalPerCombo' | 'evalSteps' | 'gridPath'>, classifier: Classifier, seed: number, log: (l: string) => void): Promise<QualityReport> {
   const t0 = performance.now();

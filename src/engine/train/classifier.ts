@@ -238,6 +238,7 @@ export class Classifier {
   private constructor(
     readonly spec: ClassifierSpec,
     private readonly session: Session,
+    private readonly w: ReadonlyMap<string, Float32Array>,
   ) {}
 
   static async load(dir: string): Promise<Classifier> {
@@ -254,7 +255,12 @@ export class Classifier {
 
   static async fromWeights(spec: ClassifierSpec, w: ReadonlyMap<string, Float32Array>): Promise<Classifier> {
     const { model } = buildClassifierGraph(spec, w);
-    return new Classifier(spec, await createSession({ model, name: 'classifier' }));
+    return new Classifier(spec, await createSession({ model, name: 'classifier' }), new Map([...w].map(([k, v]) => [k, v.slice()])));
+  }
+
+  /** A copy of the weights (to train further). */
+  async weights(): Promise<Map<string, Float32Array>> {
+    return new Map([...this.w].map(([k, v]) => [k, v.slice()]));
   }
 
   /** Probabilities per head for each image (any count; run in chunks of 64). */
