@@ -114,6 +114,6 @@ describe('zipbank model random', () => {
   });
 
   it('is in the usage text', async () => {
-    expect((await run('model', '--help')).out).toContain('random --preset <tiny-sd15|tiny-sdxl|sd15|sdxl> --out <folder>');
+    expect((await run('model', '--help')).out).toContain('random --preset <tiny-sd15|tiny-sdxl|sd15|sdxl|world> --out <folder>');
   });
 });
