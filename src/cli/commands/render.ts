@@ -7,6 +7,7 @@
  *   // wrote renders/seed-42.png ... renders/grid.png
  *   zipbank render --model models/sd15 --prompt "a corgi" --lora corgi.safetensors --lora watercolor.safetensors:0.8 --out renders/
  */
+import { bundledModel } from '../../engine/models/bundled.ts';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs, UsageError } from '../args.ts';
@@ -16,13 +17,14 @@ import { parseLoraSpec, pipelineLoraLayers, readLorasForModel } from '../../engi
 import { DiffusionPipeline, MAX_COUNT } from '../../engine/pipeline/text-to-image.ts';
 import { DEVICES } from '../../engine/runtime/index.ts';
 
-const usage = `usage: zipbank render --model <folder> --prompt "<text>" --out <dir> [options]
+const usage = `usage: zipbank render [--model <folder>] --prompt "<text>" --out <dir> [options]
 
 Renders images from a prompt with a diffusers model folder (SD 1.x/2.x or SDXL) and
 writes them as PNG files, plus grid.png when there is more than one.
 
   --model <folder>        diffusers folder: model_index.json, unet/, vae/, text_encoder/ (and
                           text_encoder_2/ for SDXL), tokenizer(s), scheduler/
+                          (default: the bundled model, models/world)
   --prompt "<text>"       what to draw
   --negative "<text>"     what to steer away from (default none; SDXL then uses zero embeddings)
   --seed N                default random; image i uses seed N + i, so each image can be rendered alone
@@ -64,10 +66,9 @@ const command: Command = {
       lora: { type: 'string', multiple: true },
     });
     if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}" (quote the prompt and pass it with --prompt)`);
-    const model = flags.model as string | undefined;
+    const model = (flags.model as string | undefined) ?? (await bundledModel());
     const prompt = flags.prompt as string | undefined;
     const out = flags.out as string | undefined;
-    if (!model) throw new UsageError('--model is required');
     if (prompt === undefined) throw new UsageError('--prompt is required');
     if (!out) throw new UsageError('--out is required');
     const device = flags.device as string | undefined;

@@ -8,6 +8,7 @@
  *   zipbank train --model models/world --kind subject --images c1.png c2.png c3.png \
  *     --prompt "a sks dog" --out corgi.safetensors
  */
+import { bundledModel } from '../../engine/models/bundled.ts';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { parseArgs, UsageError } from '../args.ts';
@@ -17,13 +18,14 @@ import { DiffusionPipeline } from '../../engine/pipeline/text-to-image.ts';
 import { DEVICES } from '../../engine/runtime/index.ts';
 import { LORA_TRAIN_DEFAULTS, trainLora } from '../../engine/train/lora.ts';
 
-const usage = `usage: zipbank train --model <folder> --kind subject|style --images <a.png ..> --prompt "<text>" --out <file.safetensors> [options]
+const usage = `usage: zipbank train [--model <folder>] --kind subject|style --images <a.png ..> --prompt "<text>" --out <file.safetensors> [options]
 
 Trains a LoRA on the UNet's attention layers (DreamBooth objective; text encoders and
 base weights frozen) and writes it in kohya format, with the references and the
 instance prompt stored alongside (<out>.references/ and <out>.json).
 
   --model <folder>         diffusers folder (SD 1.x/2.x), e.g. models/world
+                           (default: the bundled model, models/world)
   --kind subject|style     a subject from 3-5 images, a style from one image
   --images <files..>       the reference images
   --prompt "<text>"        instance prompt with a rare token: "a sks dog" / "a dog in sks style"
@@ -68,7 +70,7 @@ const command: Command = {
       if (!v) throw new UsageError(`--${k} is required`);
       return v;
     };
-    const model = need('model');
+    const model = (flags.model as string | undefined) ?? (await bundledModel());
     const kind = need('kind');
     if (kind !== 'subject' && kind !== 'style') throw new UsageError(`--kind must be subject or style, got "${kind}"`);
     const prompt = need('prompt');

@@ -9,6 +9,7 @@
  *     --subject-images c1.png c2.png c3.png --steps 100 --seed 1 --out zips/corgi-watercolor/
  *   // writes mergers.safetensors, zipped.safetensors, stats.json, loss.png, cosine.png, sparsity.png, references/
  */
+import { bundledModel } from '../../engine/models/bundled.ts';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs, UsageError } from '../args.ts';
@@ -27,7 +28,7 @@ import { renderZipPlots } from '../../engine/ziplora/plots.ts';
 import { summarizeStats } from '../../engine/ziplora/stats.ts';
 import { ZIP_DEFAULTS, zipLoras, type ZipProgress } from '../../engine/ziplora/zip.ts';
 
-const usage = `usage: zipbank zip --model <folder> --subject <a.safetensors> --style <b.safetensors> --out <dir> [options]
+const usage = `usage: zipbank zip [--model <folder>] --subject <a.safetensors> --style <b.safetensors> --out <dir> [options]
 
 Zips a subject LoRA and a style LoRA (ZipLoRA, Shah et al. 2023): learns one merger
 coefficient per input column of every LoRA layer of the UNet so that the merged
@@ -40,6 +41,7 @@ inputs while the two sets of mergers become orthogonal. Writes into --out:
   references/           reference images generated for a LoRA given none
 
   --model <folder>            diffusers folder (SD 1.x/2.x or SDXL)
+                              (default: the bundled model, models/world)
   --subject <file>            the subject LoRA; --style <file> the style LoRA
   --subject-prompt "<text>"   the subject's instance prompt (default: the LoRA's trigger words, else "a photo of sks")
   --style-prompt "<text>"     the style's instance prompt (default: its trigger words, else "a picture in sks style")
@@ -103,7 +105,7 @@ const command: Command = {
       if (!v) throw new UsageError(`--${k} is required`);
       return v;
     };
-    const model = need('model');
+    const model = (flags.model as string | undefined) ?? (await bundledModel());
     const subject = need('subject');
     const style = need('style');
     const out = need('out');

@@ -92,6 +92,8 @@ export const engineMessages = {
     `${d.file} does not describe a buildable model: ${d.reason}.`,
   'model.missing-file': (d: { folder: string; file: string; reason: string }) =>
     `${d.folder}: cannot read ${d.file} (${d.reason}). A diffusers model folder needs model_index.json and a config.json per component.`,
+  'model.no-bundled': (d: { dir: string }) =>
+    `no model was given and the bundled model is missing (${d.dir}/model_index.json); pass --model <folder> or restore it with git checkout models/world (or train it again: npm run train:world).`,
   'model.unknown-preset': (d: { preset: string; known: readonly string[] }) =>
     `unknown model preset "${d.preset}"; known presets: ${d.known.join(', ')}.`,
   'model.missing-weights': (d: { folder: string; component: string; tried: readonly string[]; found: readonly string[] }) =>

@@ -69,8 +69,16 @@ describe('zipbank render', () => {
     expect(r.err).toContain(text);
   });
 
+  it('renders with the bundled model (models/world) when no --model is given', async () => {
+    const dir = join(root, 'bundled');
+    const r = await run('--prompt', 'a dog on the beach, cartoon style', '--steps', '2', '--seed', '3', '--count', '2', '--device', 'cpu', '--out', dir);
+    expect(r.code, r.err).toBe(0);
+    const grid = await sharp(join(dir, 'grid.png')).metadata();
+    expect(grid.width).toBeGreaterThanOrEqual(128);
+    expect(grid.height).toBe(64);
+  }, 120_000);
+
   it.each([
-    { args: ['--prompt', 'x', '--out', 'o'], text: '--model is required' },
     { args: ['--model', 'm', '--out', 'o'], text: '--prompt is required' },
     { args: ['--model', 'm', '--prompt', 'x'], text: '--out is required' },
     { args: ['--model', 'm', '--prompt', 'x', '--out', 'o', '--device', 'tpu'], text: '--device must be one of' },

@@ -62,7 +62,7 @@ describe('zipbank zip', () => {
   }, 120_000);
 
   it('explains missing and bad options', async () => {
-    expect((await run('zip', '--subject', subject)).err).toMatch(/--model is required/);
+    expect((await run('zip', '--subject', subject)).err).toMatch(/--style is required/);
     expect((await run('zip', '--model', model, '--subject', subject, '--style', style, '--out', 'x', '--method', 'avg')).err).toMatch(/--method must be ziplora or direct/);
   });
 });
