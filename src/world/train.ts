@@ -196,6 +196,14 @@ function blurImage(im: RawImage): RawImage {
   return { width: S, height: im.height, data };
 }
 
+/** Accuracy per head on `n` fresh renders (seeds no training draw uses), plain and blurred. */
+async function heldOutAccuracy(c: Classifier, seed: number, n: number): Promise<{ accuracy: HeadAccuracy; accuracyBlurred: HeadAccuracy }> {
+  const scenes = Array.from({ length: n }, (_, i) => classifierScene(deriveSeed(seed + 7919, `cls-test:${i}`)));
+  const images = await renderScenes(scenes, WORLD_SIZE);
+  const labels = scenes.map(sceneLabels);
+  return { accuracy: await measureClassifier(c, images, labels), accuracyBlurred: await measureClassifier(c, images.map(blurImage), labels) };
+}
+
 async function measureClassifier(c: Classifier, images: RawImage[], labels: Labels[]): Promise<HeadAccuracy> {
   const preds = await c.classify(images);
   const acc: HeadAccuracy = {};
@@ -252,11 +260,7 @@ export async function trainWorld(o: WorldTrainOptions): Promise<WorldReport> {
   }
   const classifier = await Classifier.load(clsDir);
   const nTest = o.classifierTestImages ?? 1200;
-  const testScenes = Array.from({ length: nTest }, (_, i) => classifierScene(deriveSeed(seed + 7919, `cls-test:${i}`)));
-  const testImages = await renderScenes(testScenes, WORLD_SIZE);
-  const testLabels = testScenes.map(sceneLabels);
-  const accuracy = await measureClassifier(classifier, testImages, testLabels);
-  const accuracyBlurred = await measureClassifier(classifier, testImages.map(blurImage), testLabels);
+  const { accuracy, accuracyBlurred } = await heldOutAccuracy(classifier, seed, nTest);
   log(`classifier held-out accuracy: ${fmtAcc(accuracy)}; blurred: ${fmtAcc(accuracyBlurred)}`);
 
   // ---- base model ----
@@ -342,12 +346,7 @@ export async function refineClassifier(o: { out: string; seed?: number; steps: n
   await trainer.save(clsDir);
   await trainer.close();
   const classifier = await Classifier.load(clsDir);
-  const nTest = o.classifierTestImages ?? 1200;
-  const testScenes = Array.from({ length: nTest }, (_, i) => classifierScene(deriveSeed(seed + 7919, `cls-test:${i}`)));
-  const testImages = await renderScenes(testScenes, WORLD_SIZE);
-  const testLabels = testScenes.map(sceneLabels);
-  const accuracy = await measureClassifier(classifier, testImages, testLabels);
-  const accuracyBlurred = await measureClassifier(classifier, testImages.map(blurImage), testLabels);
+  const { accuracy, accuracyBlurred } = await heldOutAccuracy(classifier, seed, o.classifierTestImages ?? 1200);
   await classifier.close();
   const seconds = (performance.now() - t0) / 1000;
   log(`classifier held-out accuracy after ${o.steps} more steps: ${fmtAcc(accuracy)}; blurred: ${fmtAcc(accuracyBlurred)}`);
