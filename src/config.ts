@@ -117,6 +117,76 @@ export const SETTINGS = {
     schema: modelMap,
     expected: `comma-separated family=folder pairs, each family once, families from ${FAMILIES.join(', ')}; e.g. sd15=/models/sd15,sdxl=/models/sdxl`,
   },
+  publicUrl: {
+    env: 'ZIPBANK_PUBLIC_URL',
+    description: 'Address where users can reach the web channel (gallery links for images too large for a chat upload).',
+    defaultText: '(unset: no links)',
+    schema: z.string().regex(/^https?:\/\/[^\s]+$/).transform((s) => s.replace(/\/+$/, '')),
+    expected: 'an http:// or https:// URL',
+  },
+  discordToken: {
+    env: 'DISCORD_TOKEN',
+    description: 'Discord bot token. Set: `npm start` also connects the Discord bot (see "Discord" below).',
+    defaultText: '(unset: no Discord)',
+    schema: z.string().min(20),
+    expected: "the bot token from the Discord developer portal's Bot page",
+  },
+  discordApplicationId: {
+    env: 'DISCORD_APPLICATION_ID',
+    description: 'Discord application id (read from the API when unset).',
+    defaultText: '(unset: asked from Discord)',
+    schema: z.string().regex(/^\d{5,25}$/),
+    expected: 'a numeric Discord id (snowflake)',
+  },
+  discordGuildId: {
+    env: 'DISCORD_GUILD_ID',
+    description: 'Register slash commands for this one server only (development: they appear at once). Unset: registered globally.',
+    defaultText: '(unset: global commands)',
+    schema: z.string().regex(/^\d{5,25}$/),
+    expected: 'a numeric Discord server (guild) id',
+  },
+  discordShards: {
+    env: 'DISCORD_SHARDS',
+    description: "Discord shards: `auto` (Discord's recommendation) or a count. More than 1 runs discord.js's ShardingManager, one process per shard.",
+    defaultText: '1',
+    schema: z.union([z.literal('auto'), int(1, 4096)]) as unknown as z.ZodType<number | 'auto'>,
+    expected: 'auto or a positive integer',
+  },
+  slackBotToken: {
+    env: 'SLACK_BOT_TOKEN',
+    description: 'Slack bot token (xoxb-...). Set: `npm start` also runs the Slack app (see "Slack" below).',
+    defaultText: '(unset: no Slack)',
+    schema: z.string().regex(/^xoxb-/),
+    expected: 'a bot token starting with xoxb-',
+  },
+  slackMode: {
+    env: 'SLACK_MODE',
+    description: 'How Slack reaches the bot: socket (Socket Mode, no public URL; needs SLACK_APP_TOKEN) or http (needs SLACK_SIGNING_SECRET and a public URL).',
+    defaultText: 'socket',
+    schema: z.enum(['socket', 'http']),
+    expected: 'socket or http',
+  },
+  slackAppToken: {
+    env: 'SLACK_APP_TOKEN',
+    description: 'Slack app-level token (xapp-..., scope connections:write) for Socket Mode.',
+    defaultText: '(unset)',
+    schema: z.string().regex(/^xapp-/),
+    expected: 'an app-level token starting with xapp-',
+  },
+  slackSigningSecret: {
+    env: 'SLACK_SIGNING_SECRET',
+    description: "Slack signing secret (HTTP mode: every request's signature is checked with it).",
+    defaultText: '(unset)',
+    schema: z.string().min(8),
+    expected: "the signing secret from the Slack app's Basic Information page",
+  },
+  slackPort: {
+    env: 'SLACK_PORT',
+    description: "Port of Slack's HTTP receiver (HTTP mode).",
+    defaultText: '3000',
+    schema: int(0, 65535),
+    expected: 'an integer port 0-65535',
+  },
   logLevel: {
     env: 'ZIPBANK_LOG_LEVEL',
     description: 'Log verbosity.',
@@ -138,6 +208,17 @@ export interface Config {
   admins: string[];
   /** Model folder per base-model family (absolute paths); empty: no engine. */
   models: Partial<Record<BankFamily, string>>;
+  /** Base URL of the web channel as users reach it (no trailing slash). */
+  publicUrl: string | undefined;
+  discordToken: string | undefined;
+  discordApplicationId: string | undefined;
+  discordGuildId: string | undefined;
+  discordShards: number | 'auto';
+  slackBotToken: string | undefined;
+  slackMode: 'socket' | 'http';
+  slackAppToken: string | undefined;
+  slackSigningSecret: string | undefined;
+  slackPort: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -152,6 +233,16 @@ const DEFAULTS: Record<keyof typeof SETTINGS, string | undefined> = {
   maxUploadMiB: '1024',
   admins: 'cli:local',
   models: undefined,
+  publicUrl: undefined,
+  discordToken: undefined,
+  discordApplicationId: undefined,
+  discordGuildId: undefined,
+  discordShards: '1',
+  slackBotToken: undefined,
+  slackMode: 'socket',
+  slackAppToken: undefined,
+  slackSigningSecret: undefined,
+  slackPort: '3000',
   logLevel: 'info',
 };
 
