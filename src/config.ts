@@ -11,7 +11,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ZipbankError } from './errors/index.ts';
 
-const FAMILIES = ['sd15', 'sd2', 'sdxl'] as const;
+const FAMILIES = ['sd15', 'sd2', 'sdxl', 'world'] as const;
 export type BankFamily = (typeof FAMILIES)[number];
 
 interface Setting<T> {
@@ -90,7 +90,7 @@ export const SETTINGS = {
   bankFamilies: {
     env: 'ZIPBANK_BANK_FAMILIES',
     description: 'Base-model families the bank accepts uploads for (comma-separated).',
-    defaultText: 'sd15,sd2,sdxl',
+    defaultText: 'sd15,sd2,sdxl,world',
     schema: csv(FAMILIES).refine((xs) => xs.length > 0) as unknown as z.ZodType<BankFamily[]>,
     expected: `a comma-separated subset of ${FAMILIES.join(', ')}`,
   },
@@ -229,7 +229,7 @@ const DEFAULTS: Record<keyof typeof SETTINGS, string | undefined> = {
   port: '8080',
   host: '127.0.0.1',
   device: 'auto',
-  bankFamilies: 'sd15,sd2,sdxl',
+  bankFamilies: 'sd15,sd2,sdxl,world',
   maxUploadMiB: '1024',
   admins: 'cli:local',
   models: undefined,

@@ -12,7 +12,7 @@ describe('config', () => {
       port: 8080,
       host: '127.0.0.1',
       device: 'auto',
-      bankFamilies: ['sd15', 'sd2', 'sdxl'],
+      bankFamilies: ['sd15', 'sd2', 'sdxl', 'world'],
       maxUploadMiB: 1024,
       admins: ['cli:local'],
       models: {},

@@ -15,6 +15,7 @@ import { openDatabase, type Database, type OpenedDatabase } from './db.ts';
 import { LocalFileStore, type FileStore } from './storage.ts';
 import { loraImages, loras, type Community, type Lora, type LoraImage } from './schema.ts';
 import { RenderStore } from './renders.ts';
+import { BotStateStore } from './bot-state.ts';
 import { getCommunity, previewImages } from './communities.ts';
 import { addLora, type AddLoraInput, type AddLoraResult } from './upload.ts';
 import { autocomplete, searchLoras, type AutocompleteItem, type LoraFilter, type SearchPage, type SearchQuery } from './search.ts';
@@ -137,6 +138,13 @@ export class Bank {
 
   private renderStore: RenderStore | undefined;
 
+  /** Facts bots keep between starts (e.g. the hash of the registered slash commands). */
+  get botState(): BotStateStore {
+    return (this.botStateStore ??= new BotStateStore(this.db));
+  }
+
+  private botStateStore: BotStateStore | undefined;
+
   /** The settings row of a community (`platform:id`); undefined when it has none (defaults apply). */
   community(id: string): Promise<Community | undefined> {
     return getCommunity(this.db, id);
@@ -159,4 +167,5 @@ export { CLI_ACTOR, type Actor } from './actor.ts';
 export type { AddLoraInput, AddLoraResult } from './upload.ts';
 export type { SearchQuery, SearchPage, LoraFilter, AutocompleteItem, SortOrder } from './search.ts';
 export { REPORT_REASONS } from './moderation.ts';
+export { BotStateStore } from './bot-state.ts';
 export { RenderStore, shortId, isUuid, type NewRender, type RenderQuota, type CreateRenderOptions, type RenderRef } from './renders.ts';

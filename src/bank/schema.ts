@@ -28,7 +28,7 @@ import {
 const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' });
 
 export const loraKind = pgEnum('lora_kind', ['subject', 'style', 'other']);
-export const baseModel = pgEnum('base_model', ['sd15', 'sd2', 'sdxl', 'unknown']);
+export const baseModel = pgEnum('base_model', ['sd15', 'sd2', 'sdxl', 'world', 'unknown']);
 export const loraStatus = pgEnum('lora_status', ['active', 'hidden', 'removed']);
 export const visibility = pgEnum('visibility', ['public', 'community']);
 export const commercialUse = pgEnum('commercial_use', ['none', 'image', 'rent', 'sell']);
@@ -369,3 +369,14 @@ export const channelMessages = pgTable(
 );
 
 export type ChannelMessage = typeof channelMessages.$inferSelect;
+
+/**
+ * Small facts a bot keeps between starts, by key: e.g. `discord:commands:<scope>`
+ * holds the hash of the slash-command definitions last registered there, so that
+ * commands are registered again only when they changed.
+ */
+export const botState = pgTable('bot_state', {
+  key: text('key').primaryKey(),
+  value: jsonb('value').$type<unknown>().notNull(),
+  ...timestamps,
+});

@@ -15,7 +15,7 @@ export type SortOrder = 'relevance' | 'popular' | 'rating' | 'newest';
 
 export interface LoraFilter {
   kind?: 'subject' | 'style' | 'other';
-  baseModel?: 'sd15' | 'sd2' | 'sdxl';
+  baseModel?: 'sd15' | 'sd2' | 'sdxl' | 'world';
   /** Include NSFW entries (default false). */
   nsfw?: boolean;
   /** Every tag must be present. */
@@ -205,7 +205,7 @@ export interface AutocompleteItem {
   name: string;
   displayName: string;
   kind: 'subject' | 'style' | 'other';
-  baseModel: 'sd15' | 'sd2' | 'sdxl' | 'unknown';
+  baseModel: 'sd15' | 'sd2' | 'sdxl' | 'world' | 'unknown';
 }
 
 /**

@@ -41,7 +41,7 @@ export async function openTestBank(backend: Backend, pgUrl: string, admins = ['c
   const opened = await openTestDatabase(backend, pgUrl);
   const storageDir = mkdtempSync(join(tmpdir(), 'zipbank-files-'));
   const bank = new Bank(opened.db, new LocalFileStore(storageDir), {
-    families: ['sd15', 'sd2', 'sdxl'],
+    families: ['sd15', 'sd2', 'sdxl', 'world'],
     maxUploadBytes: 64 << 20,
     admins,
   });

@@ -59,7 +59,7 @@ async function search(d: CoreDeps, ix: InteractionContext, v: OptionValues): Pro
   const page = await d.bank.search({
     ...(query ? { text: query } : {}),
     kind: stringOf(v, 'kind') as 'subject' | 'style' | 'other' | undefined,
-    baseModel: stringOf(v, 'base') as 'sd15' | 'sd2' | 'sdxl' | undefined,
+    baseModel: stringOf(v, 'base') as 'sd15' | 'sd2' | 'sdxl' | 'world' | undefined,
     nsfw: community?.nsfwAllowed ?? false,
     ...(ix.communityId ? { communityId: ix.communityId } : {}),
     limit: LIST_LIMIT,

@@ -55,7 +55,7 @@ export interface TopCommand {
 
 export const METHODS = ['ziplora', 'direct'] as const;
 export const KINDS = ['subject', 'style', 'other'] as const;
-export const BASE_MODELS = ['sd15', 'sd2', 'sdxl'] as const;
+export const BASE_MODELS = ['sd15', 'sd2', 'sdxl', 'world'] as const;
 export const MAX_SEED = 4_294_967_295;
 export const MAX_PROMPT = 1000;
 export const STRENGTH_STEP = 0.25;

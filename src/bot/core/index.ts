@@ -130,3 +130,4 @@ export { RENDER_DEFAULTS, type RenderDefaults } from './derive.ts';
 export { diffRenders, type RenderChange } from './lineage.ts';
 export type { BotCoreOptions } from './context.ts';
 export type * from './types.ts';
+export { RenderFollower, type FollowerOptions, type Followed } from './follow.ts';

@@ -39,7 +39,7 @@ import {
   type Reply,
 } from '../core/index.ts';
 import { completeLine, type Completion } from './complete.ts';
-import { RenderFollower, type FollowerOptions } from './follow.ts';
+import { RenderFollower, type FollowerOptions } from '../core/follow.ts';
 
 export interface WebUser {
   /** Stable id the page keeps in localStorage. */

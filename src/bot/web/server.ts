@@ -40,7 +40,7 @@ export interface WebServerOptions {
 
 const JSON_LIMIT = 256 * 1024;
 const KINDS = ['subject', 'style', 'other'] as const;
-const BASES = ['sd15', 'sd2', 'sdxl'] as const;
+const BASES = ['sd15', 'sd2', 'sdxl', 'world'] as const;
 const SORTS = ['relevance', 'popular', 'rating', 'newest'] as const;
 const USER_ID = /^[A-Za-z0-9_-]{6,64}$/;
 

@@ -158,7 +158,7 @@ async function run(argv: string[], io: CliIO): Promise<number> {
         bank.search({
           text: sub === 'search' ? text : undefined,
           kind: oneOf('kind', flags.kind, ['subject', 'style', 'other'] as const),
-          baseModel: oneOf('base', flags.base, ['sd15', 'sd2', 'sdxl'] as const),
+          baseModel: oneOf('base', flags.base, ['sd15', 'sd2', 'sdxl', 'world'] as const),
           tags: flags.tag as string[] | undefined,
           sort: oneOf('sort', flags.sort, ['relevance', 'popular', 'rating', 'newest'] as const),
           limit: flags.limit as number | undefined,
@@ -180,7 +180,7 @@ async function run(argv: string[], io: CliIO): Promise<number> {
       const items = await withBank((bank) =>
         bank.autocomplete(positionals.join(' '), {
           kind: oneOf('kind', flags.kind, ['subject', 'style', 'other'] as const),
-          baseModel: oneOf('base', flags.base, ['sd15', 'sd2', 'sdxl'] as const),
+          baseModel: oneOf('base', flags.base, ['sd15', 'sd2', 'sdxl', 'world'] as const),
         }),
       );
       if (flags.json) io.out(JSON.stringify(items, null, 2));

@@ -21,7 +21,7 @@ import { writeLora } from '../../engine/lora/write.ts';
 import { readPipelineFolder } from '../../engine/models/folder.ts';
 import type { BaseFamily } from '../../engine/models/modules.ts';
 
-const FAMILIES = ['sd15', 'sd2', 'sdxl'] as const;
+const FAMILIES = ['sd15', 'sd2', 'sdxl', 'world'] as const;
 
 const usage = `usage: zipbank lora <subcommand> [options]
 

@@ -53,7 +53,10 @@ export function parseLoraSpec(spec: string): LoraSpec {
 /** The family a loaded model's LoRAs are named for, from its configs. */
 export function configFamily(configs: PipelineConfigs): BaseFamily {
   if (configs.unet.addition) return 'sdxl';
-  return configs.textEncoder?.hiddenSize === 1024 || configs.unet.crossAttentionDim[0] === 1024 ? 'sd2' : 'sd15';
+  if (configs.textEncoder?.hiddenSize === 1024 || configs.unet.crossAttentionDim[0] === 1024) return 'sd2';
+  // The bundled world model: SD 1.5's architecture at text width 64.
+  if (configs.textEncoder?.hiddenSize === 64 && configs.unet.crossAttentionDim[0] === 64) return 'world';
+  return 'sd15';
 }
 
 /** Every Linear/Conv2d of the model's UNet and text encoder(s), component-prefixed. */
@@ -75,7 +78,7 @@ export async function readLorasForModel(folder: Pick<ModelFolder, 'configs'>, sp
   const out: LoraSource[] = [];
   for (const s of specs) {
     try {
-      const lora = await readLora(s.path, { families: [family], tables: { sd15: table, sd2: table, sdxl: table } });
+      const lora = await readLora(s.path, { families: [family], tables: { sd15: table, sd2: table, sdxl: table, world: table } });
       out.push({ lora, weight: s.weight });
     } catch (e) {
       const other = isZipbankError(e) ? (e.details as { family?: unknown }).family : undefined;

@@ -22,7 +22,7 @@ import { isSgmKohyaName } from './keymap-sdxl.ts';
 import { countNamed, resolveAgainst, type FamilyFit } from './resolve.ts';
 import type { LoraFormat, RawModule, TextualInversionToken } from './types.ts';
 
-export const FAMILIES: readonly BaseFamily[] = ['sd15', 'sd2', 'sdxl'];
+export const FAMILIES: readonly BaseFamily[] = ['sd15', 'sd2', 'sdxl', 'world'];
 
 const FOREIGN: readonly [RegExp, string][] = [
   [/(^|[._])(single_transformer_blocks|single_blocks|double_blocks)[._]/, 'Flux'],
@@ -146,19 +146,20 @@ export function familyEvidence(file: string, raws: readonly RawModule[], widths 
     const name = r.ref.by === 'kohya' ? r.ref.name : r.ref.by === 'path' ? r.ref.path : '';
     if (r.component === 'text_encoder_2') add(['sdxl'], 'a second text encoder (SDXL)');
     if (/^lora_te[12]_/.test(name)) add(['sdxl'], 'lora_te1/lora_te2 names (SDXL)');
-    if (/^lora_te_/.test(name)) add(['sd15', 'sd2'], 'lora_te names (SD 1.x/2.x)');
+    if (/^lora_te_/.test(name)) add(['sd15', 'sd2', 'world'], 'lora_te names (SD 1.x/2.x)');
     if (/^lora_unet_/.test(name) && isSgmKohyaName(name.slice('lora_unet_'.length))) add(['sdxl'], 'SGM block names (SDXL)');
     if (!widths) continue;
     const s = factorShape(file, r.key, r.factors);
     if (/attn2[._]to_[kv]$/.test(name)) {
       const w = s.in ?? s.inFlat;
-      const fam: Record<number, BaseFamily> = { 768: 'sd15', 1024: 'sd2', 2048: 'sdxl' };
+      const fam: Record<number, BaseFamily> = { 768: 'sd15', 1024: 'sd2', 2048: 'sdxl', 64: 'world' };
       if (fam[w]) add([fam[w]!], `cross-attention width ${w}`);
     }
     if (r.component === 'text_encoder' && /self_attn[._](q|k|v|out)_proj$/.test(name)) {
       const w = s.out;
       if (w === 768) add(['sd15', 'sdxl'], 'text-encoder width 768');
       else if (w === 1024) add(['sd2'], 'text-encoder width 1024 (OpenCLIP ViT-H)');
+      else if (w === 64) add(['world'], 'text-encoder width 64 (the bundled world model)');
     }
   }
   return { allowed, reasons };

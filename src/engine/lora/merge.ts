@@ -55,7 +55,7 @@ export interface MergeRecord {
   coefficients?: { file: string; tensorSha256: string };
 }
 
-const SS_BASE: Record<BaseFamily, string> = { sd15: 'sd_v1', sd2: 'sd_v2', sdxl: 'sdxl_base_v1-0' };
+const SS_BASE: Record<BaseFamily, string> = { sd15: 'sd_v1', sd2: 'sd_v2', sdxl: 'sdxl_base_v1-0', world: 'zipbank-world' };
 
 function mergeFamily(sources: readonly LoraSource[]): BaseFamily {
   const known = [...new Set(sources.map((s) => s.lora.baseModel).filter((f): f is BaseFamily => f !== 'unknown'))];

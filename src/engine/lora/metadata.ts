@@ -71,6 +71,7 @@ function json(md: Record<string, string>, key: string, warnings: string[]): unkn
 /** Read a base-model description ('sd_1.5', 'stable-diffusion-xl-v1-base/lora', 'flux-1-dev') as a family. */
 export function familyFromText(s: string): BaseFamily | 'other' | undefined {
   const t = s.toLowerCase();
+  if (/zipbank[-_ ]?world|^world$/.test(t)) return 'world';
   if (/flux|sd3|sd_3|stable-diffusion-v3|cascade|kandinsky|pixart|hunyuan|auraflow|lumina|hidream|qwen|\bwan|ltx|chroma|refiner/.test(t)) return 'other';
   if (/xl|pony|illustrious/.test(t)) return 'sdxl';
   if (/(^|[^0-9])(v2|2\.0|2\.1|2)([^0-9]|$)|sd2/.test(t)) return 'sd2';

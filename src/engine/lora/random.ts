@@ -84,7 +84,7 @@ export function randomLora(opts: RandomLoraOptions): LoraToWrite {
     ss_network_module: 'networks.lora',
     ss_network_dim: String(opts.rank),
     ss_network_alpha: String(alpha),
-    ss_base_model_version: { sd15: 'sd_v1', sd2: 'sd_v2', sdxl: 'sdxl_base_v1-0' }[opts.family],
+    ss_base_model_version: { sd15: 'sd_v1', sd2: 'sd_v2', sdxl: 'sdxl_base_v1-0', world: 'zipbank-world' }[opts.family],
     ss_output_name: `random_${opts.family}_r${opts.rank}_${targets}_s${opts.seed}`,
     ss_seed: String(opts.seed),
     ss_training_comment: 'random LoRA written by zipbank for tests and benchmarks',

@@ -27,7 +27,7 @@ export interface ReadLoraOptions extends Omit<DetectOptions, 'claimed'> {
   displayName?: string;
 }
 
-const FAMILY_NAMES = { sd15: 'SD 1.5', sd2: 'SD 2.x', sdxl: 'SDXL', other: 'a non-SD model' } as const;
+const FAMILY_NAMES = { sd15: 'SD 1.5', sd2: 'SD 2.x', sdxl: 'SDXL', world: 'the world model', other: 'a non-SD model' } as const;
 
 /** Read the scalar alpha tensors of the given modules (one small read each). */
 export async function readAlphas(header: SafetensorsHeader, raws: readonly RawModule[]): Promise<Map<string, number>> {

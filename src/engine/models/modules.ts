@@ -17,7 +17,8 @@ import type { ParamSpec } from './params.ts';
 import { presetConfigs } from './presets.ts';
 import { unetParams } from './unet/params.ts';
 
-export type BaseFamily = 'sd15' | 'sd2' | 'sdxl';
+/** LoRA-compatibility families: Stable Diffusion 1.x, 2.x, XL, and the bundled world model (SD 1.5's architecture at a small width). */
+export type BaseFamily = 'sd15' | 'sd2' | 'sdxl' | 'world';
 
 export interface ModuleShape {
   kind: 'linear' | 'conv';

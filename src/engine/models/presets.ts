@@ -44,8 +44,8 @@ const FAMILY = {
   sdxl: 'sdxl',
   'tiny-sd15': 'sd15',
   'tiny-sdxl': 'sdxl',
-  world: 'sd15',
-} as const satisfies Record<PresetId, 'sd15' | 'sd2' | 'sdxl'>;
+  world: 'world',
+} as const satisfies Record<PresetId, 'sd15' | 'sd2' | 'sdxl' | 'world'>;
 
 const RAW: Readonly<Record<PresetId, RawPipelineConfigs>> = {
   sd15: { unet: sd15Unet, textEncoder: sd15Te, vae: sd15Vae },
@@ -83,6 +83,6 @@ export function presetConfigs(id: string): PipelineConfigs {
   return c;
 }
 
-export function presetFamily(id: string): 'sd15' | 'sd2' | 'sdxl' {
+export function presetFamily(id: string): 'sd15' | 'sd2' | 'sdxl' | 'world' {
   return FAMILY[check(id)];
 }

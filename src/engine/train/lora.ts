@@ -34,6 +34,7 @@ import { trainingAlphas } from '../ziplora/zip.ts';
 import { learningRate } from './base-model.ts';
 import { GraphTrainer } from './trainer.ts';
 import { encodeImage } from '../image/index.ts';
+import { configFamily } from '../lora/apply.ts';
 
 export interface LoraTrainOptions {
   kind: 'subject' | 'style';
@@ -259,7 +260,7 @@ export async function trainLora(pipe: DiffusionPipeline, o: LoraTrainOptions): P
     ss_network_module: 'networks.lora',
     ss_network_dim: String(rank),
     ss_network_alpha: String(rank),
-    ss_base_model_version: 'sd_v1',
+    ss_base_model_version: configFamily(pipe.model.folder.configs) === 'world' ? 'zipbank-world' : 'sd_v1',
     ss_seed: String(seed),
     ss_max_train_steps: String(steps),
     ss_learning_rate: String(lr),

@@ -28,6 +28,22 @@ const CASES: Case[] = [
     ranks: [8],
   },
   {
+    name: 'kohya for the bundled world model (cross-attention 64, text encoder 64)',
+    spec: { ...kohyaLinear(`${U}_attn2_to_k`, 32, 64, 4), ...kohyaLinear(TE, 64, 64, 4) },
+    format: 'kohya',
+    baseModel: 'world',
+    targets: [`${P}.attn2.to_k`, 'text_encoder.text_model.encoder.layers.0.self_attn.q_proj'],
+    ranks: [4],
+  },
+  {
+    name: 'kohya world, self-attention only (its 32-wide first block fits no SD model)',
+    spec: kohyaLinear(`${U}_attn1_to_q`, 32, 32, 8),
+    format: 'kohya',
+    baseModel: 'world',
+    targets: [`${P}.attn1.to_q`],
+    ranks: [8],
+  },
+  {
     name: 'kohya SD 2.x (cross-attention 1024, text encoder 1024)',
     spec: { ...kohyaLinear(`${U}_attn2_to_v`, 320, 1024, 4), ...kohyaLinear(TE, 1024, 1024, 4) },
     format: 'kohya',

@@ -20,7 +20,7 @@
 import type { JobEvents } from '../../jobs/events.ts';
 import type { Log } from '../../jobs/types.ts';
 import { describeError } from '../../errors/index.ts';
-import type { MessageReply } from '../core/index.ts';
+import type { MessageReply } from './types.ts';
 
 export interface Followed {
   renderId: string;

@@ -1,7 +1,7 @@
 /** RenderFollower: redraws on events (throttled) and on a poll, sends only changes, stops when the render ends. */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MessageReply } from '../../../src/bot/core/index.ts';
-import { RenderFollower } from '../../../src/bot/web/follow.ts';
+import { RenderFollower } from '../../../src/bot/core/follow.ts';
 import { JobEvents } from '../../../src/jobs/events.ts';
 import type { Job } from '../../../src/jobs/types.ts';
 

@@ -1,0 +1,34 @@
+/**
+ * Small facts a bot keeps between starts, by key (the `bot_state` table): e.g. the
+ * hash of the slash-command definitions last registered on Discord, so a restart
+ * registers them again only when they changed.
+ *
+ * @example
+ *   const state = new BotStateStore(bank.db);
+ *   if ((await state.get('discord:commands:global')) !== hash) { await register(); await state.set('discord:commands:global', hash); }
+ */
+import { eq, sql } from 'drizzle-orm';
+import type { Database } from './db.ts';
+import { botState } from './schema.ts';
+
+export class BotStateStore {
+  constructor(readonly db: Database) {}
+
+  /** The stored value, or undefined when the key was never set. */
+  async get<T = unknown>(key: string): Promise<T | undefined> {
+    const [row] = await this.db.select({ value: botState.value }).from(botState).where(eq(botState.key, key));
+    return row?.value as T | undefined;
+  }
+
+  /** Insert or replace the key's value. */
+  async set(key: string, value: unknown): Promise<void> {
+    await this.db
+      .insert(botState)
+      .values({ key, value })
+      .onConflictDoUpdate({ target: botState.key, set: { value, updatedAt: sql`now()` } });
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.db.delete(botState).where(eq(botState.key, key));
+  }
+}
