@@ -7,7 +7,9 @@
  *   const config = loadConfig(process.env);
  *   config.databaseUrl; // undefined -> embedded PGlite under config.dataDir
  */
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ZipbankError } from './errors/index.ts';
 
@@ -36,8 +38,14 @@ const int = (min: number, max: number) =>
     .transform(Number)
     .refine((n) => n >= min && n <= max);
 
-/** `sd15=/models/a,sdxl=/models/b` -> { sd15: '/models/a', sdxl: '/models/b' } (the folder is everything after the first `=`). */
-const modelMap = csv()
+/** The model folder that ships in the repository (models/world). */
+export const BUNDLED_WORLD_MODEL = fileURLToPath(new URL('../models/world', import.meta.url));
+
+/** `sd15=/models/a,sdxl=/models/b` -> { sd15: '/models/a', sdxl: '/models/b' } (the folder is everything after the first `=`); `none` -> {}. */
+const modelMap = z
+  .string()
+  .transform((s) => (s.trim() === 'none' ? '' : s))
+  .pipe(csv())
   .transform((xs) => xs.map((x) => (x.includes('=') ? ([x.slice(0, x.indexOf('=')).trim(), x.slice(x.indexOf('=') + 1).trim()] as const) : (['', ''] as const))))
   .refine((pairs) => pairs.every(([family, dir]) => (FAMILIES as readonly string[]).includes(family) && dir.length > 0), { message: 'bad pair' })
   .refine((pairs) => new Set(pairs.map(([f]) => f)).size === pairs.length, { message: 'family twice' })
@@ -112,10 +120,10 @@ export const SETTINGS = {
     env: 'ZIPBANK_MODELS',
     description:
       'Model folders (diffusers layout) a worker renders with, per base-model family, as family=folder pairs (comma-separated). ' +
-      'Render jobs for a family without a folder fail with a clear error; with none at all the worker has no engine.',
-    defaultText: '(unset: no engine)',
+      'Render jobs for a family without a folder fail with a clear error. Unset: the bundled world model for the world family; `none`: no engine.',
+    defaultText: 'world=<repository>/models/world',
     schema: modelMap,
-    expected: `comma-separated family=folder pairs, each family once, families from ${FAMILIES.join(', ')}; e.g. sd15=/models/sd15,sdxl=/models/sdxl`,
+    expected: `comma-separated family=folder pairs, each family once, families from ${FAMILIES.join(', ')}; e.g. sd15=/models/sd15,sdxl=/models/sdxl (or none)`,
   },
   publicUrl: {
     env: 'ZIPBANK_PUBLIC_URL',
@@ -263,6 +271,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     out[key] = parsed.data;
   }
   const dataDir = resolve(cwd, out.dataDir as string);
+  // Unset: the bundled world model renders the world family (when it is served and present).
+  if (out.models === undefined && (out.bankFamilies as BankFamily[]).includes('world') && existsSync(resolve(BUNDLED_WORLD_MODEL, 'model_index.json'))) {
+    out.models = { world: BUNDLED_WORLD_MODEL };
+  }
   return {
     ...(out as unknown as Config),
     dataDir,

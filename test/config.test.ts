@@ -15,7 +15,7 @@ describe('config', () => {
       bankFamilies: ['sd15', 'sd2', 'sdxl', 'world'],
       maxUploadMiB: 1024,
       admins: ['cli:local'],
-      models: {},
+      models: { world: expect.stringMatching(/models\/world$/) },
     });
   });
 
@@ -24,7 +24,11 @@ describe('config', () => {
       sd15: '/srv/app/models/tiny',
       sdxl: '/srv/sdxl=v1',
     });
-    expect(loadConfig({ ZIPBANK_MODELS: '' }, '/srv/app').models).toEqual({});
+    expect(loadConfig({ ZIPBANK_MODELS: 'none' }, '/srv/app').models).toEqual({});
+    // Unset (or empty): the bundled world model, for the world family.
+    expect(loadConfig({ ZIPBANK_MODELS: '' }, '/srv/app').models).toEqual({ world: expect.stringMatching(/models\/world$/) });
+    expect(loadConfig({}, '/srv/app').models.world).toMatch(/models\/world$/);
+    expect(loadConfig({ ZIPBANK_BANK_FAMILIES: 'sd15' }, '/srv/app').models).toEqual({});
   });
 
   it('reads every variable', () => {

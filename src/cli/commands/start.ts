@@ -3,14 +3,17 @@
  * (embedded PGlite by default, migrations applied), serve the local web channel (a
  * chat channel with the same commands as Discord, and the bank as a gallery), and run
  * an in-process worker (concurrency 1) on the same queue: the engine when
- * ZIPBANK_MODELS names model folders, else a worker that fails render jobs with a
+ * ZIPBANK_MODELS names model folders (default: the bundled world model), else a worker that fails render jobs with a
  * clear "no engine" message. Ctrl-C / SIGTERM stops both cleanly.
  *
  * @example
  *   PORT=8081 zipbank start
  *   zipbank start --no-worker     # jobs wait for `zipbank worker` processes
  */
-import { loadConfig } from '../../config.ts';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { BUNDLED_WORLD_MODEL, loadConfig } from '../../config.ts';
+import { seedBank } from '../../bank/seed.ts';
 import { Bank } from '../../bank/index.ts';
 import { startWebApp } from '../../bot/web/app.ts';
 import { handlerFor, noEngineHandler, type JobHandler, type LogLevel } from '../../jobs/index.ts';
@@ -27,7 +30,8 @@ applies migrations, and serves the local web channel (PORT, default 8080): a cha
 channel shared by every browser tab, with the same slash commands as on Discord
 (/zip, /bank, /remix history), live progress, buttons, the Remix form, uploads, and
 the bank as a gallery. An in-process worker runs the queued renders: on the engine
-with the model folders ZIPBANK_MODELS names, else render jobs fail with a clear
+with the model folders ZIPBANK_MODELS names (default: the bundled world model,
+whose seeded LoRAs are registered on the first start), else render jobs fail with a clear
 "no engine" message. --no-worker leaves them to \`zipbank worker\` processes.
 Stop with Ctrl-C (running renders get ${GRACE_MS / 1000} s to finish, then go back to the queue;
 a second Ctrl-C stops at once).`;
@@ -42,6 +46,10 @@ async function run(argv: string[], io: CliIO): Promise<number> {
   };
   let engine: EngineHandler | undefined;
   try {
+    if (config.bankFamilies.includes('world') && existsSync(join(BUNDLED_WORLD_MODEL, 'loras', 'manifest.json'))) {
+      const seeded = await seedBank(bank, join(BUNDLED_WORLD_MODEL, 'loras'));
+      if (seeded.added.length > 0) io.out(`zipbank: seeded the bank with ${seeded.added.length} LoRAs for the bundled world model: ${seeded.added.join(', ')}`);
+    }
     const stats = await bank.stats();
     io.out(`zipbank: bank on ${bank.driver} (${bank.location}), files in ${config.storageDir}`);
     io.out(`zipbank: ${stats.loras} LoRAs (${stats.subjects} subjects, ${stats.styles} styles)`);
@@ -55,7 +63,7 @@ async function run(argv: string[], io: CliIO): Promise<number> {
         io.out(`zipbank: worker in this process, engine on ${config.device}: ${models.families.map((f) => `${f} = ${models(f)!.dir}`).join(', ')}`);
       } else {
         handler = noEngineHandler();
-        io.out('zipbank: worker in this process has no engine (ZIPBANK_MODELS is not set): renders fail with a message saying so');
+        io.out('zipbank: worker in this process has no engine (ZIPBANK_MODELS=none): renders fail with a message saying so');
       }
     } else {
       io.out('zipbank: no worker in this process (--no-worker): renders wait for `zipbank worker`');

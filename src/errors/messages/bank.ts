@@ -26,5 +26,8 @@ export const bankMessages = {
     `cannot open the database at ${d.location}: ${d.reason}. Check DATABASE_URL (or unset it to use the embedded database) and that the server is running.`,
   'bank.migration-failed': (d: { location: string; reason: string }) =>
     `applying the database migrations to ${d.location} failed: ${d.reason}.`,
+  'bank.seed-missing': (d: { path: string }) =>
+    `cannot seed the bank: ${d.path} is missing. Restore it from the repository (git checkout -- models/world/loras), or retrain the seeded LoRAs with \`npm run train:seeds\`.`,
+  'bank.seed-invalid': (d: { path: string; reason: string }) => `cannot seed the bank: ${d.path} is not a valid manifest (${d.reason}).`,
   'bank.not-found': (d: { name: string }) => `no LoRA named "${d.name}" in the bank. Try \`bank search ${d.name}\`.`,
 };

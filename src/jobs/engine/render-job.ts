@@ -18,6 +18,7 @@
  *   const result = await runRenderJob(deps, job, ctx);
  *   // { renderId, zipId, gridKey: 'renders/ab/cd/….png', imageKeys: [...] }
  */
+import { withTriggers } from './prompt.ts';
 import { leaseOf } from '../../bank/jobs.ts';
 import type { EngineRows } from '../../bank/engine-rows.ts';
 import type { Lora, Render } from '../../bank/schema.ts';
@@ -112,7 +113,7 @@ async function draw(d: RenderJobDeps, render: Render, job: Job, ctx: JobContext)
     ctx.signal.throwIfAborted();
     const layers = await pipelineLoraLayers(pipe.model, sources);
     return pipe.generate({
-      prompt: render.prompt,
+      prompt: withTriggers(render.prompt, subject, style),
       negativePrompt: render.negativePrompt,
       seed: render.seed,
       steps: render.steps,

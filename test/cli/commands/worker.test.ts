@@ -21,12 +21,13 @@ describe('zipbank worker (CLI, embedded PGlite on disk)', () => {
     delete process.env.DATABASE_URL;
   });
 
-  it('--once fails queued render jobs with jobs.no-engine (never a fake result) and exits', async () => {
+  it('--once with ZIPBANK_MODELS=none fails queued render jobs with jobs.no-engine (never a fake result) and exits', async () => {
+    process.env.ZIPBANK_MODELS = 'none';
     let db = await openDatabase({ dataDir });
     const job = await new JobQueue(db.db).enqueue({ kind: 'render', owner: { platform: 'web', userId: 'ann' } });
     await db.close();
 
-    const r = await run('worker', '--once', '--concurrency', '2');
+    const r = await run('worker', '--once', '--concurrency', '2').finally(() => delete process.env.ZIPBANK_MODELS);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/render, zip jobs from pglite .* concurrency 2/);
     expect(r.out).toMatch(/queue idle after 1 job/);
