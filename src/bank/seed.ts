@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { ZipbankError } from '../errors/index.ts';
+import { isZipbankError, ZipbankError } from '../errors/index.ts';
 import type { Actor } from './actor.ts';
 import type { Bank } from './index.ts';
 
@@ -71,19 +71,30 @@ export async function seedBank(bank: Bank, dir: string, opts: { force?: boolean;
     await stat(file).catch((err: unknown) => {
       throw new ZipbankError('bank.seed-missing', { path: file }, { cause: err });
     });
-    const r = await bank.add({
-      file,
-      fileName: e.file,
-      name: e.name,
-      kind: e.kind,
-      ...(e.displayName ? { displayName: e.displayName } : {}),
-      ...(e.description ? { description: e.description } : {}),
-      ...(e.tags ? { tags: e.tags } : {}),
-      ...(e.instancePrompt ? { instancePrompt: e.instancePrompt } : {}),
-      ...(e.triggerWords ? { triggerWords: e.triggerWords } : {}),
-      uploader: SEED_ACTOR,
-      images: (e.references ?? []).map((ref) => ({ file: join(dir, ref.file), fileName: ref.file.split('/').pop()!, ...(ref.prompt ? { prompt: ref.prompt } : {}) })),
-    });
+    let r: Awaited<ReturnType<Bank['add']>>;
+    try {
+      r = await bank.add({
+        file,
+        fileName: e.file,
+        name: e.name,
+        kind: e.kind,
+        ...(e.displayName ? { displayName: e.displayName } : {}),
+        ...(e.description ? { description: e.description } : {}),
+        ...(e.tags ? { tags: e.tags } : {}),
+        ...(e.instancePrompt ? { instancePrompt: e.instancePrompt } : {}),
+        ...(e.triggerWords ? { triggerWords: e.triggerWords } : {}),
+        uploader: SEED_ACTOR,
+        images: (e.references ?? []).map((ref) => ({ file: join(dir, ref.file), fileName: ref.file.split('/').pop()!, ...(ref.prompt ? { prompt: ref.prompt } : {}) })),
+      });
+    } catch (err) {
+      // Removed by a moderator (same tensors), or the name taken meanwhile: leave it so.
+      if (isZipbankError(err) && (err.code === 'bank.duplicate-removed' || err.code === 'bank.name-taken')) {
+        present.push(e.name);
+        opts.log?.(`not seeding "${e.name}": ${err.message}`);
+        continue;
+      }
+      throw err;
+    }
     // The same tensors under another name: the bank keeps the first entry.
     if (r.duplicate) present.push(e.name);
     else added.push(e.name);
