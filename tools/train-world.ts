@@ -20,6 +20,7 @@
  *                             --from, default 1500) and measure it again
  *   --check-quality           only run the quality check of a trained model again (with
  *                             the saved classifier) and update <out>/world.json
+ *   --guidance G              guidance of the quality check (default 7.5)
  */
 import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -41,6 +42,7 @@ const { flags } = parseArgs(process.argv.slice(2), {
   'denoiser-batch': { type: 'number' },
   'keep-work': { type: 'boolean' },
   'refine-classifier': { type: 'number' },
+  guidance: { type: 'number' },
   from: { type: 'number' },
   'check-quality': { type: 'boolean' },
 });
@@ -54,7 +56,7 @@ if (typeof flags['refine-classifier'] === 'number') {
 }
 if (flags['check-quality'] === true) {
   const classifier = await Classifier.load(join(out, 'classifier'));
-  const q = await checkQuality({ out, gridPath: join(out, 'samples.png') }, classifier, typeof flags.seed === 'number' ? flags.seed : 1, (l) => console.log(l));
+  const q = await checkQuality({ out, gridPath: join(out, 'samples.png'), ...(typeof flags.guidance === 'number' ? { evalGuidance: flags.guidance } : {}) }, classifier, typeof flags.seed === 'number' ? flags.seed : 1, (l) => console.log(l));
   await classifier.close();
   const reportPath = join(out, 'world.json');
   const report = JSON.parse(await readFile(reportPath, 'utf8')) as WorldReport;

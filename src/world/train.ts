@@ -54,6 +54,8 @@ export interface WorldTrainOptions {
   evalPerCombo?: number;
   /** Denoising steps of the quality check. Default 20. */
   evalSteps?: number;
+  /** Classifier-free guidance of the quality check. Default 7.5 (SD's). */
+  evalGuidance?: number;
   /** Where to write the samples grid (PNG). Default <out>/samples.png. */
   gridPath?: string;
   log?: (line: string) => void;
@@ -360,13 +362,13 @@ export async function refineClassifier(o: { out: string; seed?: number; steps: n
 }
 
 /** Generate from every held-out combination's caption, classify, and draw a grid. */
-export async function checkQuality(o: Pick<WorldTrainOptions, 'out' | 'evalPerCombo' | 'evalSteps' | 'gridPath'>, classifier: Classifier, seed: number, log: (l: string) => void): Promise<QualityReport> {
+export async function checkQuality(o: Pick<WorldTrainOptions, 'out' | 'evalPerCombo' | 'evalSteps' | 'evalGuidance' | 'gridPath'>, classifier: Classifier, seed: number, log: (l: string) => void): Promise<QualityReport> {
   const t0 = performance.now();
   const per = o.evalPerCombo ?? 4;
   const steps = o.evalSteps ?? 20;
   const pipe = await DiffusionPipeline.load(o.out, { device: 'cpu', log: () => {} });
   const combos = heldOutCombos();
-  const guidance = 7.5;
+  const guidance = o.evalGuidance ?? 7.5;
   const images: RawImage[] = [];
   const truth: { classId: string; contextId: string; styleId: string }[] = [];
   try {
