@@ -12,7 +12,7 @@
  */
 import { and, desc, eq, lt, sql } from 'drizzle-orm';
 import { queryRows, type Database } from './db.ts';
-import { channelMessages, type ChannelMessage } from './schema.ts';
+import { channelMessages, renders, type ChannelMessage } from './schema.ts';
 
 export type NewChannelMessage = Pick<typeof channelMessages.$inferInsert, 'channelId' | 'invokerPlatform' | 'invokerId' | 'invokerName' | 'invocation' | 'renderId'> & {
   reply: Record<string, unknown>;
@@ -50,6 +50,15 @@ export class ChannelStore {
   }
 
   /** Whether a message of the channel names this storage key (in a card's images or an attachment). */
+  /** True when `key` is an image of some render (what chat platforms link to when a file is too large to upload). */
+  async isRenderImage(key: string): Promise<boolean> {
+    const rows = await queryRows<{ hit: number }>(
+      this.db,
+      sql`select 1 as hit from ${renders} where ${renders.gridKey} = ${key} or ${key} = any(${renders.imageKeys}) limit 1`,
+    );
+    return rows.length > 0;
+  }
+
   async references(channelId: string, key: string): Promise<boolean> {
     const rows = await queryRows<{ hit: number }>(
       this.db,

@@ -16,6 +16,7 @@ import { engineMessages } from './messages/engine.ts';
 import { jobsMessages } from './messages/jobs.ts';
 import { worldMessages } from './messages/world.ts';
 import { webMessages } from './messages/web.ts';
+import { slackMessages } from './messages/slack.ts';
 
 const table = {
   ...safetensorsMessages,
@@ -26,6 +27,7 @@ const table = {
   ...jobsMessages,
   ...worldMessages,
   ...webMessages,
+  ...slackMessages,
 };
 
 type Table = typeof table;

@@ -55,6 +55,17 @@ function channelSuite(backend: Backend, pgUrl: string): void {
       expect(await store.references('web:local/keys', KEY.slice(0, -5))).toBe(false);
     });
 
+    it("knows a render's images (grid and each image), and nothing else", async () => {
+      const [s, st] = await t.bank.db.insert(loras).values([row({ name: 'im-s', kind: 'subject' }), row({ name: 'im-t', kind: 'style' })]).returning();
+      const img = (c: string) => `renders/${c}${c}/${c}${c}/${c.repeat(64)}.png`;
+      await t.bank.db.insert(renders).values({
+        subjectId: s!.id, styleId: st!.id, prompt: 'p', seed: 1, steps: 1, guidance: 1, width: 8, height: 8, scheduler: 'euler',
+        requesterPlatform: 'discord', requesterId: 'ann', platform: 'discord', gridKey: img('a'), imageKeys: [img('b'), img('c')],
+      });
+      for (const c of ['a', 'b', 'c']) expect(await store.isRenderImage(img(c))).toBe(true);
+      expect(await store.isRenderImage(img('d'))).toBe(false);
+    });
+
     it('keeps a message when its render is deleted', async () => {
       const [s, st] = await t.bank.db.insert(loras).values([row({ name: 'ch-s', kind: 'subject' }), row({ name: 'ch-t', kind: 'style' })]).returning();
       const [r] = await t.bank.db

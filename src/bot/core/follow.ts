@@ -208,12 +208,17 @@ export class RenderFollower {
       e.failures = 0;
       const json = JSON.stringify(reply);
       if (json !== e.lastJson) {
-        e.lastJson = json;
         await this.o.update({ renderId: e.renderId, messageId: e.messageId }, reply);
+        // Only a delivered message counts: a failed edit (even of the final state) is tried again by the poll.
+        e.lastJson = json;
       }
       if (!reply.follow) this.unfollow(e.renderId);
     } catch (err) {
       this.log('warn', `render ${e.renderId}: updating its message failed: ${describeError(err)}`);
+      if (++e.failures >= 20) {
+        this.log('warn', `render ${e.renderId}: giving up on its message after 20 failures`);
+        this.unfollow(e.renderId);
+      }
     } finally {
       this.release();
       e.running = false;

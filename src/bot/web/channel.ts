@@ -301,13 +301,15 @@ export class WebChannel {
 
   /**
    * What `/files/<key>` may serve: keys a message of this channel names (or the
-   * gallery showed), with their content type and download name; undefined otherwise.
+   * gallery showed), and any render's images (linked from the chat platforms), with
+   * their content type and download name; undefined otherwise.
    */
   async fileFor(key: string): Promise<{ contentType: string; name?: string | undefined } | undefined> {
     if (!STORAGE_KEY.test(key)) return undefined;
     const known = this.keys.get(key);
     if (known) return known;
-    if (!(await this.store.references(this.key, key))) return undefined;
+    // Renders' images are linked from Discord and Slack too (ZIPBANK_PUBLIC_URL) when too large to upload.
+    if (!(await this.store.references(this.key, key)) && !(key.endsWith('.png') && (await this.store.isRenderImage(key)))) return undefined;
     return this.remember(key, contentTypeOf(key));
   }
 

@@ -33,6 +33,8 @@ the bank as a gallery. An in-process worker runs the queued renders: on the engi
 with the model folders ZIPBANK_MODELS names (default: the bundled world model,
 whose seeded LoRAs are registered on the first start), else render jobs fail with a clear
 "no engine" message. --no-worker leaves them to \`zipbank worker\` processes.
+With DISCORD_TOKEN set it also runs the Discord bot, with SLACK_BOT_TOKEN the Slack app,
+on the same bank, queue and worker (see the README's Discord and Slack sections).
 Stop with Ctrl-C (running renders get ${GRACE_MS / 1000} s to finish, then go back to the queue;
 a second Ctrl-C stops at once).`;
 
@@ -76,6 +78,41 @@ async function run(argv: string[], io: CliIO): Promise<number> {
       log,
     });
     if (app.resumed > 0) io.out(`zipbank: following ${app.resumed} render(s) still in flight`);
+    // Chat platforms on the same core, queue and worker; a failing one stops the start with its message.
+    const closers: (() => Promise<void>)[] = [];
+    try {
+      if (config.discordToken) {
+        const { startDiscordBot, inviteUrl } = await import('../../bot/discord/index.ts');
+        const bot = await startDiscordBot({ core: app.core, bank, events: app.events, config, log });
+        closers.push(() => bot.close());
+        io.out(`zipbank: Discord bot connected (application ${bot.applicationId}, ${bot.shards.count} shard(s)); invite: ${inviteUrl(bot.applicationId)}`);
+      }
+      if (config.slackBotToken) {
+        const { startSlackBot } = await import('../../bot/slack/index.ts');
+        const publicUrl = config.publicUrl;
+        const slack = await startSlackBot({
+          core: app.core,
+          bank,
+          events: app.events,
+          config,
+          log,
+          ...(publicUrl
+            ? {
+                imageUrl: (key: string) => {
+                  app.channel.allowKeys([key]);
+                  return `${publicUrl}/files/${key}`;
+                },
+              }
+            : {}),
+        });
+        closers.push(() => slack.close());
+        io.out(`zipbank: Slack app running (${slack.mode === 'socket' ? 'Socket Mode' : `HTTP on port ${slack.port}`})`);
+      }
+    } catch (e) {
+      for (const c of closers.reverse()) await c().catch(() => {});
+      await app.close();
+      throw e;
+    }
     io.out(`zipbank: open ${app.url} in a browser (Ctrl-C to stop)`);
     await new Promise<void>((resolve) => {
       const onSignal = () => {
@@ -85,7 +122,9 @@ async function run(argv: string[], io: CliIO): Promise<number> {
         process.once('SIGINT', now);
         process.once('SIGTERM', now);
         io.out(`zipbank: stopping (running renders get up to ${GRACE_MS / 1000} s; Ctrl-C again to stop now)`);
-        app.close({ graceMs: GRACE_MS }).then(resolve, resolve);
+        Promise.allSettled(closers.reverse().map((c) => c()))
+          .then(() => app.close({ graceMs: GRACE_MS }))
+          .then(resolve, resolve);
       };
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);

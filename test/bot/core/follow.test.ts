@@ -62,6 +62,27 @@ describe('RenderFollower', () => {
     expect(f.size).toBe(0);
   });
 
+  it('tries a failed edit again, the final one included, until it lands once', async () => {
+    let state = reply('rendering 1/2');
+    const sent: string[] = [];
+    let failures = 2;
+    f = new RenderFollower({
+      pollMs: 30,
+      intervalMs: 10,
+      status: async () => state,
+      update: async (_f, r) => {
+        if (r.text === 'done' && failures-- > 0) throw new Error('HTTP 500');
+        sent.push(r.text);
+      },
+    });
+    f.follow('r1', 'm1');
+    await sleep(60);
+    state = reply('done', false);
+    await sleep(200);
+    expect(sent).toEqual(['rendering 1/2', 'done']);
+    expect(f.isFollowing('r1')).toBe(false);
+  });
+
   it('polls for changes made by workers elsewhere', async () => {
     let state = reply('queued');
     const sent: string[] = [];
