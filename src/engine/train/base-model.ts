@@ -52,7 +52,7 @@ export interface BaseTrainOptions {
   preset: string;
   data: ImageDataset;
   seed?: number;
-  vae?: Partial<PhaseOptions> & { crop?: number; klWeight?: number };
+  vae?: Partial<PhaseOptions> & { crop?: number; klWeight?: number; chromaWeight?: number };
   denoiser?: Partial<PhaseOptions> & { captionDropout?: number; emaDecay?: number; minSnrGamma?: number };
   /** Checkpoint every N steps. Default 250. */
   checkpointEvery?: number;
@@ -92,7 +92,7 @@ export interface BaseTrainReport {
 
 export const BASE_TRAIN_DEFAULTS = {
   seed: 1,
-  vae: { steps: 2000, batch: 16, lr: 1e-3, warmup: 100, crop: 32, klWeight: 1e-3 },
+  vae: { steps: 2000, batch: 16, lr: 1e-3, warmup: 100, crop: 32, klWeight: 1e-3, chromaWeight: 0 },
   denoiser: { steps: 3000, batch: 32, lr: 1e-3, warmup: 200, captionDropout: 0.1, emaDecay: 0.999, minSnrGamma: 5 },
   checkpointEvery: 250,
 } as const;
@@ -213,7 +213,7 @@ export async function trainBaseModel(o: BaseTrainOptions): Promise<BaseTrainRepo
   if (!state.vaeDone) {
     const v = { ...BASE_TRAIN_DEFAULTS.vae, ...o.vae };
     const weights = await readComponent(vaeFile);
-    const obj = vaeObjective(cfg.vae, { weights: source(weights), batch: v.batch, size: v.crop, klWeight: v.klWeight });
+    const obj = vaeObjective(cfg.vae, { weights: source(weights), batch: v.batch, size: v.crop, klWeight: v.klWeight, chromaWeight: v.chromaWeight });
     const trainable = new Map(obj.params.map((n) => [n, weights.get(n)!.values]));
     const trainer = await GraphTrainer.create({ model: obj.model, trainable, inputShapes: obj.inputShapes, adam: { lr: v.lr }, name: 'vae-train' });
     const ckpt = join(ckptDir, 'vae.ckpt.safetensors');

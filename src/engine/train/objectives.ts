@@ -4,7 +4,7 @@
  *
  * - `vaeObjective`: AutoencoderKL encoder -> reparameterised sample
  *   z = mean + exp(logvar / 2) · noise -> decoder; loss = mean (x̂ - x)² + mean |x̂ - x|
- *   + klWeight · mean KL(q(z|x) || N(0, 1)).
+ *   + chromaWeight · (mean Δ(G - (R+B)/2)² + mean Δ(B - R)²) + klWeight · mean KL(q(z|x) || N(0, 1)).
  * - `denoiserObjective`: CLIP text model -> last_hidden_state -> UNet; loss = mean over
  *   samples of w_b · mean (eps_pred - eps)² (epsilon prediction, the SD 1.x objective;
  *   per-sample weights w_b allow Min-SNR weighting, ones give the plain loss). The token-embedding
@@ -47,6 +47,13 @@ export interface VaeObjectiveOptions {
   size: number;
   /** Weight of the mean KL term. Default 1e-3. */
   klWeight?: number;
+  /**
+   * Weight of an extra squared error on the two chroma axes (G - (R+B)/2 and B - R).
+   * Default 0. Without it the KL term lets the encoder drop the green-magenta axis: the
+   * first world VAE kept luminance (linear R² 0.97 from its latents) and blue-orange, but
+   * green-magenta only at R² 0.13, so every render came out blue and orange.
+   */
+  chromaWeight?: number;
 }
 
 /** Inputs: `sample` [B, 3, S, S] in [-1, 1], `noise` [B, C, S/f, S/f]. Outputs: loss, recon, kl, reconstruction. */
@@ -73,7 +80,15 @@ export function vaeObjective(cfg: VaeConfig, o: VaeObjectiveOptions): Objective 
   const d = sub(recon, target);
   const l2 = reduceMean(mul(d, d), [0, 1, 2, 3], false);
   const l1 = reduceMean(abs(d), [0, 1, 2, 3], false);
-  const recLoss = add(l2, l1);
+  let recLoss = add(l2, l1);
+  if (o.chromaWeight) {
+    const ch = (k: number) => slice(d, [k], [k + 1], [1]);
+    const [dr, dg, db] = [ch(0), ch(1), ch(2)];
+    const greenMagenta = sub(dg, mul(add(dr, db), 0.5));
+    const blueYellow = sub(db, dr);
+    const chroma = add(reduceMean(mul(greenMagenta, greenMagenta), [0, 1, 2, 3], false), reduceMean(mul(blueYellow, blueYellow), [0, 1, 2, 3], false));
+    recLoss = add(recLoss, mul(chroma, o.chromaWeight));
+  }
   const loss = add(recLoss, mul(x.ref('kl'), o.klWeight ?? 1e-3));
   const model = x.finish({ outputs: [{ value: loss, name: 'loss' }, { value: recLoss, name: 'recon' }, { value: recon, name: 'reconstruction' }], keepOutputs: ['kl'] });
   return {

@@ -57,6 +57,25 @@ describe('vaeObjective', () => {
     const want = l2 / y.length + l1 / y.length + 0.01 * kl;
     expect(asFloat32(got.loss!)[0]).toBeCloseTo(want, 4);
     expect(asFloat32(got.kl!)[0]).toBeCloseTo(kl, 4);
+
+    // The chroma term: chromaWeight · (mean Δ(G - (R+B)/2)² + mean Δ(B - R)²) on the same reconstruction.
+    const oc = vaeObjective(cfg.vae!, { weights, batch: B, size: S, klWeight: 0.01, chromaWeight: 0.5 });
+    const withChroma = await createSession({ model: oc.model, name: 'vae-objective-chroma' });
+    const gotC = await withChroma.run({ sample: tensor('float32', x, oc.inputShapes.sample!), noise: tensor('float32', noise, oc.inputShapes.noise!) });
+    const plane = S * S;
+    let gm = 0;
+    let by = 0;
+    for (let b = 0; b < B; b++) {
+      for (let i = 0; i < plane; i++) {
+        const d = (c: number) => y[b * 3 * plane + c * plane + i]! - x[b * 3 * plane + c * plane + i]!;
+        gm += (d(1) - 0.5 * (d(0) + d(2))) ** 2;
+        by += (d(2) - d(0)) ** 2;
+      }
+    }
+    const chroma = gm / (B * plane) + by / (B * plane);
+    expect(chroma).toBeGreaterThan(0);
+    expect(asFloat32(gotC.loss!)[0]).toBeCloseTo(want + 0.5 * chroma, 4);
+    await withChroma.dispose();
     for (const s of [all, enc, dec]) await s.dispose();
   });
 });
