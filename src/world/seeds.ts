@@ -26,6 +26,14 @@ import { deriveSeed } from './rng.ts';
 import { captionOf, sampleScene, type Scene } from './scene.ts';
 import { WORLD_SIZE } from './train.ts';
 
+/**
+ * Every linear and conv layer, not only the attention projections (the paper's scope):
+ * the world UNet is so narrow (32-128 channels) that rank-8 attention-only LoRAs of 400
+ * steps did not reproduce even their own training image, and scored 0% subject
+ * fidelity in bench:merge.
+ */
+export const SEED_TARGETS = 'all' as const;
+
 /** The rare token of the subject LoRAs' instance prompts ("a sks dog"). */
 export const SUBJECT_TOKEN = 'sks';
 
@@ -109,7 +117,7 @@ export interface SeedManifestEntry {
   /** Relative to the manifest's folder. */
   file: string;
   references: { file: string; prompt: string }[];
-  training: { steps: number; rank: number; learningRate: number; batch: number; seconds: number; firstLoss: number; finalLoss: number };
+  training: { steps: number; rank: number; learningRate: number; batch: number; targets: 'attn' | 'all'; seconds: number; firstLoss: number; finalLoss: number };
 }
 
 export interface SeedManifest {
@@ -184,6 +192,7 @@ export async function trainSeedLoras(o: TrainSeedOptions): Promise<SeedManifest>
         steps,
         rank,
         learningRate,
+        targets: SEED_TARGETS,
         seed: deriveSeed(seed, `seed-lora:${s.name}`) % 2 ** 31,
         ...(o.signal ? { signal: o.signal } : {}),
         onProgress: (p) => {
@@ -209,7 +218,7 @@ export async function trainSeedLoras(o: TrainSeedOptions): Promise<SeedManifest>
         triggerWords: seedTriggerWords(s),
         file,
         references,
-        training: { steps: r.steps, rank, learningRate, batch: LORA_TRAIN_DEFAULTS.batch, seconds, firstLoss: mean(r.loss.slice(0, 10)), finalLoss: mean(tail) },
+        training: { steps: r.steps, rank, learningRate, batch: LORA_TRAIN_DEFAULTS.batch, targets: SEED_TARGETS, seconds, firstLoss: mean(r.loss.slice(0, 10)), finalLoss: mean(tail) },
       });
       log(`${s.name}: trained in ${seconds.toFixed(0)} s, loss ${mean(r.loss.slice(0, 10)).toFixed(4)} -> ${mean(tail).toFixed(4)}`);
       // Keep the manifest current after every LoRA (an interrupted run keeps what is done).

@@ -118,13 +118,20 @@ async function run(argv: string[], io: CliIO): Promise<number> {
       const onSignal = () => {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
-        const now = () => void app.close();
+        const now = () => {
+          void app.close();
+          // Bots that do not stop within 5 s are left behind: the process exits.
+          setTimeout(() => resolve(), 5000).unref();
+          void Promise.allSettled(closers.map((c) => c())).then(() => resolve());
+        };
         process.once('SIGINT', now);
         process.once('SIGTERM', now);
         io.out(`zipbank: stopping (running renders get up to ${GRACE_MS / 1000} s; Ctrl-C again to stop now)`);
-        Promise.allSettled(closers.reverse().map((c) => c()))
-          .then(() => app.close({ graceMs: GRACE_MS }))
-          .then(resolve, resolve);
+        // The worker first (running renders get the grace), while the bots still deliver their ends; then the bots.
+        app
+          .close({ graceMs: GRACE_MS })
+          .then(() => Promise.allSettled(closers.reverse().map((c) => c())))
+          .then(() => resolve(), () => resolve());
       };
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
