@@ -13,7 +13,7 @@
  *
  * Environment: BENCH_MODEL (default models/world), BENCH_SEEDS (default
  * <model>/loras), BENCH_PAIRS (default 16), BENCH_SAMPLES (images per prompt and
- * method, default 4), BENCH_ZIP_STEPS (default 100), BENCH_SWEEP_PAIRS (default 4),
+ * method, default 4), BENCH_ZIP_STEPS (default 100), BENCH_ZIP_LR (default 0.01), BENCH_SWEEP_PAIRS (default 4),
  * BENCH_OUT (default docs/merge).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -36,6 +36,7 @@ const r = await compareMerges({
   pairs: env('BENCH_PAIRS', 16),
   samples: env('BENCH_SAMPLES', 4),
   zipSteps: env('BENCH_ZIP_STEPS', 100),
+  ...(process.env.BENCH_ZIP_LR ? { zipLearningRate: Number(process.env.BENCH_ZIP_LR) } : {}),
   sweepPairs: env('BENCH_SWEEP_PAIRS', 4),
   gridPath: join(OUT, 'grid.png'),
   log: (l) => console.log(`[${((performance.now() - t0) / 60000).toFixed(1)} min] ${l}`),

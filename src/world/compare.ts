@@ -44,6 +44,8 @@ export interface CompareOptions {
   steps?: number;
   guidance?: number;
   zipSteps?: number;
+  /** ZipLoRA's learning rate (default the paper's 0.01). */
+  zipLearningRate?: number;
   /** Pairs the style-strength sweep runs on (default 4). */
   sweepPairs?: number;
   sweep?: readonly number[];
@@ -185,6 +187,7 @@ export async function compareMerges(o: CompareOptions): Promise<CompareReport> {
           { lora: stySrc!.lora, role: 'style', prompt: sty.instancePrompt, images: await Promise.all(sty.references.map((r) => readFile(join(o.seeds, r.file)))) },
         ],
         steps: zipSteps,
+        ...(o.zipLearningRate !== undefined ? { learningRate: o.zipLearningRate } : {}),
         sparsity: false,
         seed: pi,
       });

@@ -3,7 +3,9 @@
  * `/remix`, parsed from their text by the core), buttons (block_actions with the
  * core's custom ids as action_id), modals (the `/zip` form with external selects
  * served by the core's autocomplete, and the core's Remix form), and renders
- * followed to their end. Every listener acks first (Slack allows 3 s), then works.
+ * followed to their end. Every listener acks first (Slack allows 3 s), then works;
+ * an external select's options are the ack itself, so they are whatever the core
+ * found within `optionsMs` (none when it found nothing in time).
  *
  * Replies: public ones are channel messages (chat.postMessage), private ones
  * ephemeral (chat.postEphemeral; the command's response_url when the app cannot
@@ -16,13 +18,13 @@
  * ledger in bot_state), so a restarted adapter follows them again.
  *
  * @example
- *   const adapter = new SlackAdapter({ core, bank, client, updates, events, log });
+ *   const adapter = new SlackAdapter({ core, bank, client, updates, quick, events, log });
  *   adapter.register(app);
  *   await app.start();
  *   await adapter.resume();
  *   // ...
  *   await app.stop();
- *   await adapter.close();
+ *   await adapter.close(); // at most closeTimeoutMs (default 10 s)
  */
 import type { App, BlockAction, BlockSuggestion, RespondFn, SlashCommand, ViewSubmitAction, webApi } from '@slack/bolt';
 import type { Bank } from '../../bank/index.ts';
@@ -66,6 +68,12 @@ export interface SlackAdapterOptions {
   client: WebClient;
   /** chat.update only: rejects 429s and does not retry, so the pacer decides (newest state, Retry-After). */
   updates: WebClient;
+  /**
+   * views.open and users.info, which hold an interaction (a trigger_id lives 3 s): a
+   * short timeout, at most one retry, 429s rejected, and a queue of its own that
+   * `client`'s 429 pauses do not hold. Default: `client`.
+   */
+  quick?: WebClient | undefined;
   events?: JobEvents | undefined;
   log?: Log | undefined;
   /** Public URL of a stored image (image blocks), or none. */
@@ -79,6 +87,10 @@ export interface SlackAdapterOptions {
   follow?: Pick<FollowerOptions, 'intervalMs' | 'queueIntervalMs' | 'pollMs' | 'concurrency'>;
   /** users.info cache (default 10 minutes). */
   userCacheMs?: number;
+  /** An external select's options: those the core found within this time (default 2500 ms; Slack waits 3 s). */
+  optionsMs?: number;
+  /** `close` waits at most this long for edits and uploads in flight (default 10 s), then gives up on them, logging what was left. */
+  closeTimeoutMs?: number;
 }
 
 /** Where an answer goes and what Slack gave to answer with. */
@@ -95,6 +107,15 @@ interface Where {
 
 /** Slack errors that mean the app cannot post in that conversation. */
 const NOT_HERE = new Set(['not_in_channel', 'channel_not_found', 'is_archived', 'restricted_action', 'user_not_in_channel', 'cannot_dm_bot']);
+
+/** `p`'s value, or undefined when it takes over `ms` (p is left to finish on its own). */
+export function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
 
 const keyOf = (channel: string, ts: string) => `${channel} ${ts}`;
 function targetOf(key: string): UpdateTarget {
@@ -116,7 +137,10 @@ export class SlackAdapter {
   private readonly bank: Bank;
   private readonly client: WebClient;
   private readonly updates: WebClient;
+  private readonly quick: WebClient;
   private readonly log: Log;
+  private readonly optionsMs: number;
+  private readonly closeTimeoutMs: number;
   private readonly blocks: BlockOptions;
   private readonly resultsIn: 'channel' | 'thread';
   private readonly pacer: UpdatePacer<MessageReply>;
@@ -132,6 +156,9 @@ export class SlackAdapter {
     this.bank = o.bank;
     this.client = o.client;
     this.updates = o.updates;
+    this.quick = o.quick ?? o.client;
+    this.optionsMs = o.optionsMs ?? 2500;
+    this.closeTimeoutMs = o.closeTimeoutMs ?? 10_000;
     this.log = o.log ?? ((level, message) => level !== 'debug' && console.error(`[zipbank slack] ${level}: ${message}`));
     this.blocks = { imageUrl: o.imageUrl };
     this.resultsIn = o.resultsIn ?? 'channel';
@@ -153,7 +180,7 @@ export class SlackAdapter {
         if (!reply.follow) this.finish(f.renderId, target, reply, landed);
       },
     });
-    this.users = new SlackUsers((user) => this.client.users.info({ user }) as Promise<UsersInfoAnswer>, { ttlMs: o.userCacheMs, log: this.log });
+    this.users = new SlackUsers((user) => this.quick.users.info({ user }) as Promise<UsersInfoAnswer>, { ttlMs: o.userCacheMs, log: this.log });
     this.ledger = new RenderLedger(new BotStateStore(this.bank.db), { log: this.log });
   }
 
@@ -187,13 +214,15 @@ export class SlackAdapter {
       await this.run(`form ${body.view.callback_id}`, undefined, () => this.onFormSubmit(body as ViewSubmitAction));
     });
     app.options<'block_suggestion'>({ type: 'block_suggestion', action_id: new RegExp(`^${ZIP_ACTION}`) }, async ({ ack, body }) => {
-      let choices: Choice[] = [];
-      try {
-        choices = await this.onOptions(body as BlockSuggestion);
-      } catch (e) {
-        this.log('warn', `slack: options for ${(body as BlockSuggestion).action_id}: ${describeError(e)}`);
-      }
-      await ack({ options: selectOptions(choices) });
+      const what = (body as BlockSuggestion).action_id;
+      const found = this.onOptions(body as BlockSuggestion).catch((e: unknown) => {
+        this.log('warn', `slack: options for ${what}: ${describeError(e)}`);
+        return [] as Choice[];
+      });
+      // The options are the ack: Slack shows nothing after 3 s, so answer in time with what there is.
+      const choices = await within(found, this.optionsMs);
+      if (!choices) this.log('debug', `slack: options for ${what} took over ${this.optionsMs} ms; answered with none`);
+      await ack({ options: selectOptions(choices ?? []) });
     });
     app.error(async (e) => this.log('error', `slack: ${describeError(e)}`));
   }
@@ -221,12 +250,25 @@ export class SlackAdapter {
     return seen.size;
   }
 
-  /** Stop following; edits in flight and uploads finish, waiting edits are dropped (the next start redraws them). */
-  async close(): Promise<void> {
-    await this.follower.close();
-    await this.pacer.close();
-    while (this.tasks.size > 0) await Promise.allSettled([...this.tasks]);
-    await this.ledger.flush();
+  /**
+   * Stop following; edits in flight and uploads finish, waiting edits are dropped (the
+   * next start redraws them). After `closeTimeoutMs` it stops waiting, logging what
+   * was left (the ledger keeps those renders for the next start).
+   */
+  async close(timeoutMs = this.closeTimeoutMs): Promise<void> {
+    const done = (async () => {
+      await this.follower.close();
+      await this.pacer.close();
+      while (this.tasks.size > 0) await Promise.allSettled([...this.tasks]);
+      await this.ledger.flush();
+      return true;
+    })();
+    if (await within(done, timeoutMs)) return;
+    this.log(
+      'warn',
+      `slack: stopped waiting for Slack after ${timeoutMs} ms; left unfinished: ${this.tasks.size} interaction(s) or upload(s), ${this.pacer.pending} edit(s); ` +
+        `${this.ledger.size} render(s) in the ledger are followed again at the next start`,
+    );
   }
 
   private track<T>(p: Promise<T>): Promise<T> {
@@ -327,7 +369,7 @@ export class SlackAdapter {
   private async openView(where: Where, view: ModalView): Promise<void> {
     try {
       if (!where.triggerId) throw new Error('no trigger_id');
-      await this.client.views.open({ trigger_id: where.triggerId, view });
+      await this.quick.views.open({ trigger_id: where.triggerId, view });
     } catch (e) {
       this.log('warn', `slack: views.open failed: ${describeError(e)}`);
       await this.sendPrivate(notice('slack.modal-failed', { reason: slackErrorOf(e) ?? describeError(e) }), where);

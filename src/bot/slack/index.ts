@@ -11,6 +11,12 @@
  * apps.connections.open) at another server: tests run the real Bolt against a fake
  * Slack on loopback.
  *
+ * Three Web API clients, each with its own request queue (a 429 pauses one queue):
+ * posts and uploads (Slack's retries, a request timeout), chat.update (no retries:
+ * the pacer decides), and views.open / users.info, which hold an interaction (a
+ * short timeout, at most one retry, 429s rejected: a modal's trigger_id lives 3 s).
+ * `close` gives up after `closeTimeoutMs` (default 10 s) and says what it left.
+ *
  * @example
  *   const slack = await startSlackBot({ core, bank, events, config, log });
  *   // HTTP mode: slack.port is where Slack's requests arrive (/slack/events)
@@ -25,7 +31,7 @@ import { describeError, ZipbankError } from '../../errors/index.ts';
 import type { JobEvents } from '../../jobs/events.ts';
 import type { Log } from '../../jobs/types.ts';
 import type { BotCore } from '../core/index.ts';
-import { SlackAdapter, type SlackAdapterOptions } from './adapter.ts';
+import { SlackAdapter, within, type SlackAdapterOptions } from './adapter.ts';
 import { slackErrorOf } from './pacer.ts';
 
 export type SlackConfig = Pick<Config, 'slackBotToken' | 'slackMode' | 'slackAppToken' | 'slackSigningSecret' | 'slackPort' | 'publicUrl'>;
@@ -34,11 +40,13 @@ export type SlackConfig = Pick<Config, 'slackBotToken' | 'slackMode' | 'slackApp
 export interface SlackClientOptions {
   slackApiUrl?: string;
   retryConfig?: webApi.RetryOptions;
-  /** Per-request timeout in ms (default none). */
+  /** Per-request timeout in ms of posts and uploads (default 60 s). */
   timeout?: number;
+  /** Per-request timeout in ms of views.open and users.info (default 2000; one retry). */
+  quickTimeout?: number;
 }
 
-export interface SlackBotOptions extends Pick<SlackAdapterOptions, 'resultsIn' | 'updateGapMs' | 'updateRetry' | 'follow' | 'userCacheMs'> {
+export interface SlackBotOptions extends Pick<SlackAdapterOptions, 'resultsIn' | 'updateGapMs' | 'updateRetry' | 'follow' | 'userCacheMs' | 'optionsMs' | 'closeTimeoutMs'> {
   core: BotCore;
   bank: Bank;
   events?: JobEvents | undefined;
@@ -64,7 +72,7 @@ export interface SlackBot {
   /** Renders followed again at start. */
   resumed: number;
   adapter: SlackAdapter;
-  /** Stop receiving (HTTP server closed / socket disconnected), then let edits in flight and uploads finish. */
+  /** Stop receiving (HTTP server closed / socket disconnected), then let edits in flight and uploads finish (`closeTimeoutMs` in all). */
   close(): Promise<void>;
 }
 
@@ -107,21 +115,29 @@ export async function startSlackBot(o: SlackBotOptions): Promise<SlackBot> {
   const s = checkSlackSettings(o.config);
   const log: Log = o.log ?? ((level, message) => level !== 'debug' && console.error(`[zipbank] ${level}: ${message}`));
   const logger = boltLogger(log);
-  const base = { ...o.clientOptions, logger };
-  const client = new webApi.WebClient(s.botToken, { ...base });
+  const { quickTimeout, ...clientOptions } = o.clientOptions ?? {};
+  const base = { ...clientOptions, logger };
+  const client = new webApi.WebClient(s.botToken, { timeout: 60_000, ...base });
   let auth: webApi.AuthTestResponse;
   try {
     auth = await client.auth.test();
   } catch (e) {
     throw new ZipbankError('slack.auth-failed', { reason: slackErrorOf(e) ?? describeError(e) }, { cause: e });
   }
-  const updates = new webApi.WebClient(s.botToken, { ...base, rejectRateLimitedCalls: true, retryConfig: { retries: 0 } });
+  const updates = new webApi.WebClient(s.botToken, { timeout: 60_000, ...base, rejectRateLimitedCalls: true, retryConfig: { retries: 0 } });
+  const quick = new webApi.WebClient(s.botToken, {
+    ...base,
+    timeout: quickTimeout ?? 2000,
+    rejectRateLimitedCalls: true,
+    retryConfig: { retries: 1, factor: 1, minTimeout: 100, maxTimeout: 100, randomize: false },
+  });
   const publicUrl = o.config.publicUrl;
   const adapter = new SlackAdapter({
     core: o.core,
     bank: o.bank,
     client,
     updates,
+    quick,
     events: o.events,
     log,
     imageUrl: o.imageUrl ?? (publicUrl ? (key) => `${publicUrl}/files/${key}` : undefined),
@@ -130,6 +146,8 @@ export async function startSlackBot(o: SlackBotOptions): Promise<SlackBot> {
     updateRetry: o.updateRetry,
     follow: o.follow,
     userCacheMs: o.userCacheMs,
+    optionsMs: o.optionsMs,
+    closeTimeoutMs: o.closeTimeoutMs,
   });
   const app = new App({
     token: s.botToken,
@@ -170,8 +188,16 @@ export async function startSlackBot(o: SlackBotOptions): Promise<SlackBot> {
     adapter,
     close() {
       closing ??= (async () => {
-        await app.stop().catch((e: unknown) => log('warn', `slack: stopping the receiver: ${describeError(e)}`));
-        await adapter.close();
+        const end = Date.now() + (o.closeTimeoutMs ?? 10_000);
+        const stopped = app.stop().then(
+          () => true,
+          (e: unknown) => {
+            log('warn', `slack: stopping the receiver: ${describeError(e)}`);
+            return true;
+          },
+        );
+        if (!(await within(stopped, end - Date.now()))) log('warn', 'slack: the receiver did not stop in time; going on');
+        await adapter.close(Math.max(0, end - Date.now()));
       })();
       return closing;
     },

@@ -5,8 +5,10 @@
  * that channel, `touch`). Edits of one message coalesce: only the latest state
  * waiting is sent, so a slow channel skips intermediate progress but never the
  * final state. A 429 waits the Retry-After it carries, then sends the latest state;
- * transient failures (5xx, network, Slack's internal errors) back off and retry up
- * to `maxAttempts` times; permanent ones (the message is gone) give up at once.
+ * Slack counts chat.update per workspace, so a Retry-After holds every channel's
+ * edits, not only the one that met it (`blockedUntil`). Transient failures (5xx,
+ * network, Slack's internal errors) back off and retry up to `maxAttempts` times;
+ * permanent ones (the message is gone) give up at once.
  *
  * `push` resolves when that state, or a newer one of the same message, has landed
  * (`sent`), was given up (`failed`), or the pacer closed first (`closed`).
@@ -62,6 +64,7 @@ export class UpdatePacer<P> {
   private readonly o: Required<Omit<PacerOptions<P>, 'log'>>;
   private readonly log: Log;
   private closed = false;
+  private blocked = 0;
 
   constructor(options: PacerOptions<P>) {
     this.o = { minGapMs: 1000, maxAttempts: 5, backoffMs: 1000, maxRateLimited: 20, classify: classifySlackError, ...stripUndefined(options) } as UpdatePacer<P>['o'];
@@ -73,6 +76,11 @@ export class UpdatePacer<P> {
     let n = 0;
     for (const c of this.channels.values()) n += c.queue.size + (c.busy ? 1 : 0);
     return n;
+  }
+
+  /** Until when (ms since the epoch) a 429's Retry-After holds every channel's edits; 0 or past when none does. */
+  get blockedUntil(): number {
+    return this.blocked;
   }
 
   /** Send `payload` as the new state of the message at `target`, paced; see the module comment for the outcome. */
@@ -131,11 +139,13 @@ export class UpdatePacer<P> {
     ch.timer = setTimeout(
       () => {
         ch.timer = undefined;
+        // A Retry-After that arrived (from another channel) after this timer was set.
+        if (this.blocked > Date.now()) return this.kick(id, ch);
         const p = this.drain(id, ch);
         this.inflight.add(p);
         void p.finally(() => this.inflight.delete(p));
       },
-      Math.max(0, ch.nextAt - Date.now()),
+      Math.max(0, ch.nextAt - Date.now(), this.blocked - Date.now()),
     );
   }
 
@@ -154,6 +164,8 @@ export class UpdatePacer<P> {
       let retry = false;
       if (f.kind === 'rate-limited') {
         ch.nextAt = Date.now() + Math.max(f.retryAfterMs, this.o.minGapMs);
+        // The limit is the workspace's: every channel waits.
+        this.blocked = Math.max(this.blocked, Date.now() + f.retryAfterMs);
         retry = ++item.limited <= this.o.maxRateLimited;
         this.log('debug', `slack: edit in ${id} rate limited; next in ${Math.round(f.retryAfterMs)} ms`);
       } else if (f.kind === 'transient') {

@@ -3,7 +3,9 @@
  * workspace. Slack's interaction payloads carry no roles, so workspace admins and
  * owners (users.info `is_admin` / `is_owner`) count as moderators of the community
  * `slack:<team id>`. Answers are cached (default 10 minutes; a failed look-up for 1
- * minute) and concurrent look-ups of one user share one call.
+ * minute) and concurrent look-ups of one user share one call. A look-up that fails
+ * (a missing scope, or Slack slow or down: the client given should time out) leaves
+ * the user a non-moderator until the failure expires, and is logged.
  *
  * @example
  *   const users = new SlackUsers((id) => client.users.info({ user: id }));
@@ -11,6 +13,7 @@
  */
 import { describeError } from '../../errors/index.ts';
 import type { Log } from '../../jobs/types.ts';
+import { slackErrorOf } from './pacer.ts';
 
 export interface SlackUserInfo {
   name?: string | undefined;
@@ -82,8 +85,13 @@ export class SlackUsers {
       this.remember(userId, info, this.ttlMs);
       return info;
     } catch (e) {
-      if (!this.warned) this.log('warn', `slack: users.info failed (${describeError(e)}); moderators are then only those in ZIPBANK_ADMINS. Does the app have the users:read scope?`);
-      this.warned = true;
+      if (slackErrorOf(e) === undefined) {
+        // Not Slack's answer (a timeout, a 5xx, a 429): worth a line each time (at most one a minute per user).
+        this.log('warn', `slack: users.info for ${userId} failed (${describeError(e)}); treated as a non-moderator for now`);
+      } else if (!this.warned) {
+        this.log('warn', `slack: users.info failed (${describeError(e)}); moderators are then only those in ZIPBANK_ADMINS. Does the app have the users:read scope?`);
+        this.warned = true;
+      }
       this.remember(userId, undefined, this.failureTtlMs);
       return undefined;
     }

@@ -67,6 +67,42 @@ describe('UpdatePacer', () => {
     await pacer.close();
   });
 
+  it("a Retry-After holds every channel's edits (Slack counts chat.update per workspace), then each sends its newest state", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let limitedOnce = false;
+    const tried: Sent[] = [];
+    const pacer = new UpdatePacer<string>({
+      minGapMs: 40,
+      send: async (t, payload) => {
+        tried.push({ ...t, payload, at: Date.now() });
+        if (t.channel === 'C1' && !limitedOnce) {
+          limitedOnce = true;
+          await gate;
+          throw rateLimited(0.3);
+        }
+      },
+    });
+    const limited = pacer.push({ channel: 'C1', ts: '1' }, 'a1');
+    // C2 sends while C1's edit is in flight, and its next edit is timed for its gap (40 ms) ...
+    expect(await pacer.push({ channel: 'C2', ts: '2' }, 'b1')).toBe('sent');
+    const b2 = pacer.push({ channel: 'C2', ts: '2' }, 'b2');
+    // ... when C1's edit meets the 429.
+    release();
+    await new Promise((r) => setImmediate(r));
+    const at429 = Date.now();
+    expect(pacer.blockedUntil).toBeGreaterThanOrEqual(at429 + 290);
+    expect(tried.map((s) => s.payload)).toEqual(['a1', 'b1']);
+    // A channel that starts during the block waits too.
+    const c1 = pacer.push({ channel: 'C3', ts: '3' }, 'c1');
+    expect(await Promise.all([limited, b2, c1])).toEqual(['sent', 'sent', 'sent']);
+    const after = tried.slice(2);
+    expect(after.map((s) => s.payload).sort()).toEqual(['a1', 'b2', 'c1']);
+    // Nothing went to Slack before Retry-After passed, in any channel.
+    for (const s of after) expect(s.at - at429).toBeGreaterThanOrEqual(285);
+    await pacer.close();
+  });
+
   it('retries transient failures with backoff, and gives up on permanent ones or after maxAttempts', async () => {
     const r = recorder((_n, t) => (t.ts === 'gone' ? platform('message_not_found') : t.ts === 'flaky' && r.tried.filter((x) => x.ts === 'flaky').length <= 2 ? http500() : t.ts === 'down' ? http500() : undefined));
     const logs: string[] = [];

@@ -8,10 +8,12 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobQueue } from '../../../src/bank/jobs.ts';
+import { loras } from '../../../src/bank/schema.ts';
 import { BotCore } from '../../../src/bot/core/index.ts';
 import { checkSlackSettings, startSlackBot, type SlackBot, type SlackBotOptions } from '../../../src/bot/slack/index.ts';
 import { isZipbankError } from '../../../src/errors/index.ts';
 import { JobEvents } from '../../../src/jobs/events.ts';
+import { row } from '../../bank/search.suite.ts';
 import { openTestBank, type TestBank } from '../../support/bank.ts';
 import { commandFields, FakeSlack } from '../../support/fake-slack.ts';
 import { APP_TOKEN, quiet, SECRET, TOKEN, USERS } from './support.ts';
@@ -96,6 +98,8 @@ describe('Slack app start-up and Socket Mode', () => {
     // An empty bank: said privately.
     const m = await slack.waitFor(() => slack.ephemerals.find((x) => x.channel === 'C7'));
     expect(m).toMatchObject({ user: 'UANN', text: 'the bank has no LoRAs that match yet.' });
+    // Now one subject for the modal's select to find.
+    await t.bank.db.insert(loras).values(row({ name: 'corgi', displayName: 'Sir Corgi', kind: 'subject', baseModel: 'sd15' }));
 
     await slack.sendEnvelope('slash_commands', commandFields({ command: '/zip', text: '', channel_id: 'C7', trigger_id: 'trig-socket' }));
     const opened = await slack.waitFor(() => slack.views.find((v) => v.triggerId === 'trig-socket'));
@@ -113,12 +117,13 @@ describe('Slack app start-up and Socket Mode', () => {
       container: { type: 'view', view_id: 'V1' },
       view: { ...opened.view, id: 'V1', state: { values: {} } },
     });
-    // An empty bank: no choices, but an answer in time.
-    expect(served).toEqual({ options: [] });
+    // The ack carries the options: the seeded subject, found by the bank.
+    expect(served).toMatchObject({ options: [{ value: 'corgi', text: { type: 'plain_text', text: expect.stringContaining('Sir Corgi') } }] });
+    expect((served as { options: unknown[] }).options).toHaveLength(1);
 
-    await slack.sendEnvelope('slash_commands', commandFields({ command: '/zip', text: 'subject:corgi style:watercolor prompt:x', channel_id: 'C7', user_id: 'UBOB' }));
+    await slack.sendEnvelope('slash_commands', commandFields({ command: '/zip', text: 'subject:collie style:watercolor prompt:x', channel_id: 'C7', user_id: 'UBOB' }));
     const e = await slack.waitFor(() => slack.ephemerals.find((x) => x.user === 'UBOB'));
-    expect(e).toMatchObject({ channel: 'C7', text: expect.stringContaining('no subject LoRA named "corgi"') });
+    expect(e).toMatchObject({ channel: 'C7', text: expect.stringContaining('no subject LoRA named "collie"') });
 
     await bot.close();
     await slack.waitFor(() => slack.socketCount === 0, 5000, 'the socket to close');

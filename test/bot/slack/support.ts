@@ -40,23 +40,25 @@ export interface SlackTest {
   close(): Promise<void>;
 }
 
+/** The test bot's options; `extra.clientOptions` is merged into the fake Slack's. */
 export function botOptions(t: Pick<SlackTest, 't' | 'slack' | 'core' | 'events'>, extra: Partial<SlackBotOptions> = {}): SlackBotOptions {
+  const { clientOptions, ...rest } = extra;
   return {
     core: t.core,
     bank: t.t.bank,
     events: t.events,
     config: { slackBotToken: TOKEN, slackMode: 'http', slackSigningSecret: SECRET, slackAppToken: undefined, slackPort: 0, publicUrl: undefined },
     host: '127.0.0.1',
-    clientOptions: { slackApiUrl: t.slack.apiUrl, retryConfig: { retries: 3, minTimeout: 20, maxTimeout: 80, factor: 2 } },
+    clientOptions: { slackApiUrl: t.slack.apiUrl, retryConfig: { retries: 3, minTimeout: 20, maxTimeout: 80, factor: 2 }, ...clientOptions },
     updateGapMs: 150,
     updateRetry: { backoffMs: 50 },
     follow: { intervalMs: 30, queueIntervalMs: 100, pollMs: 200 },
     log: quiet,
-    ...extra,
+    ...rest,
   };
 }
 
-export async function startSlackTest(o: { stepMs?: number } = {}): Promise<SlackTest> {
+export async function startSlackTest(o: { stepMs?: number; bot?: Partial<SlackBotOptions> } = {}): Promise<SlackTest> {
   const t = await openCoreBank();
   const slack = await FakeSlack.start({ token: TOKEN, appToken: APP_TOKEN, users: USERS });
   const events = new JobEvents();
@@ -95,7 +97,7 @@ export async function startSlackTest(o: { stepMs?: number } = {}): Promise<Slack
       await t.close();
     },
   };
-  st.bot = await startSlackBot(botOptions(st));
+  st.bot = await startSlackBot(botOptions(st, o.bot));
   st.url = `http://127.0.0.1:${st.bot.port}/slack/events`;
   return st;
 }
