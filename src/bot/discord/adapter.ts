@@ -12,15 +12,24 @@
  * comes as an ephemeral follow-up. The Remix button never defers: its modal must be
  * the first response. A Cancel button defers as an update of its message.
  *
- * Render messages: the message id is bound to the render (core.bindMessage) and a
- * RenderFollower redraws it. Edits use the interaction's token (webhook route) for
- * its first 14 minutes, then the bot token (channel message route); after a restart,
- * `start()` follows the renders still in flight again, with the bot token.
+ * Render messages: the message id is bound to the render (core.bindMessage), written
+ * to the ledger (./ledger.ts) and a RenderFollower redraws it. Edits use the
+ * interaction's token (webhook route) for its first 14 minutes, then the bot token
+ * (channel message route). The ledger entry goes once the final edit has landed, so
+ * after a restart `start()` follows again, with the bot token, the renders still in
+ * flight and those that ended while the bot was down or closing (their final edit,
+ * grid included, comes then).
+ *
+ * The Remix button's modal must be the first response: the core gets `modalMs`
+ * (default 2.5 s) for it, else the user is told privately to try again. Role ids come
+ * from the interaction's own payload (`member.roles`, through `noteRaw`), not from
+ * discord.js's role cache, which may lack a role.
  *
  * @example
  *   const adapter = new DiscordAdapter({ core, bank, rest: client.rest, applicationId, events, publicUrl });
+ *   client.on(Events.Raw, (packet) => adapter.noteRaw(packet));
  *   client.on(Events.InteractionCreate, (i) => void adapter.handle(i));
- *   await adapter.start();          // renders in flight before a restart
+ *   await adapter.start();          // renders in flight before a restart, and undelivered ends
  *   await adapter.close();
  */
 import { randomBytes } from 'node:crypto';
@@ -60,12 +69,14 @@ import {
   type OptionValue,
   type Reply,
 } from '../core/index.ts';
+import { DiscordLedger, type LedgerEntry } from './ledger.ts';
 import { createOptions, DEFAULT_ATTACHMENT_LIMIT, hasFiles, replyOptions, restPayload, toDiscordMessage, type DiscordMessage } from './payload.ts';
 import { discordText } from './texts.ts';
 
 export interface DiscordAdapterOptions {
   core: BotCore;
-  bank: Pick<Bank, 'store' | 'options'>;
+  /** Files (`store`), upload limits (`options`), and the ledger of undelivered render ends (`db`, bot_state). */
+  bank: Pick<Bank, 'store' | 'options' | 'db'>;
   /** REST with the bot token (edits after an interaction token expired, and after restarts). */
   rest: REST;
   applicationId: string;
@@ -78,6 +89,8 @@ export interface DiscordAdapterOptions {
   quickMs?: number | undefined;
   /** Interaction tokens live 15 minutes; edits later than this (default 14 min) use the bot token. */
   tokenLifetimeMs?: number | undefined;
+  /** The Remix modal must come within this (default 2500 ms; Discord allows 3 s), else the user is asked to click again. */
+  modalMs?: number | undefined;
   /** Autocomplete answers later than this (default 2500 ms) are empty. */
   autocompleteMs?: number | undefined;
   /** Downloading an attached file (default 120 s). */
@@ -87,6 +100,15 @@ export interface DiscordAdapterOptions {
 }
 
 type Repliable = ChatInputCommandInteraction | ButtonInteraction | ModalSubmitInteraction;
+
+/** A raw gateway INTERACTION_CREATE's id and member role ids, if that is what `packet` is. */
+export function rawInteractionRoles(packet: unknown): { id: string; roles: string[] } | undefined {
+  const p = packet as { t?: unknown; d?: { id?: unknown; member?: { roles?: unknown } | null } | null } | null;
+  if (!p || p.t !== 'INTERACTION_CREATE' || !p.d || typeof p.d.id !== 'string') return undefined;
+  const roles = p.d.member?.roles;
+  if (!Array.isArray(roles) || !roles.every((r): r is string => typeof r === 'string')) return undefined;
+  return { id: p.d.id, roles };
+}
 
 /** Where a followed render's message is, and how it may be edited. */
 interface Target {
@@ -117,14 +139,19 @@ export function commandPath(i: ChatInputCommandInteraction | AutocompleteInterac
   return [i.commandName, i.options.getSubcommandGroup(false), i.options.getSubcommand(false)].filter(Boolean).join(' ');
 }
 
-/** Who acted, where: the core's context (community `discord:<guild id>`; roles and Manage Messages for moderation). */
-export function contextOf(i: Interaction): InteractionContext {
+/**
+ * Who acted, where: the core's context (community `discord:<guild id>`; roles and
+ * Manage Messages for moderation). `rawRoleIds` are the role ids of the interaction's
+ * payload (`member.roles`): every role the member has, where discord.js's
+ * `roles.cache` holds only the roles its guild cache knows.
+ */
+export function contextOf(i: Interaction, rawRoleIds?: readonly string[]): InteractionContext {
   const member = i.member;
   let roleIds: string[] | undefined;
   let name: string | undefined;
   if (member) {
     const roles = member.roles;
-    roleIds = Array.isArray(roles) ? [...roles] : [...roles.cache.keys()].filter((id) => id !== i.guildId);
+    roleIds = rawRoleIds ? [...rawRoleIds] : Array.isArray(roles) ? [...roles] : [...roles.cache.keys()].filter((id) => id !== i.guildId);
     name = 'displayName' in member ? member.displayName : (member.nick ?? undefined);
   }
   return {
@@ -166,6 +193,11 @@ export function modalOf(f: FormReply): APIModalInteractionResponseCallbackData {
 
 class DownloadFailed extends Error {}
 
+/** A Discord API answer saying the message can never be edited again (deleted, or its channel gone or closed to the bot). */
+function messageGone(e: unknown): boolean {
+  return e instanceof DiscordAPIError && ((e.status === 404 && (e.code === 10008 || e.code === 10003)) || (e.status === 403 && e.code === 50001));
+}
+
 function privateText(text: string): MessageReply {
   return { kind: 'message', text, ephemeral: true, cards: [], attachments: [], buttons: [] };
 }
@@ -180,14 +212,20 @@ export class DiscordAdapter {
   private readonly follower: RenderFollower;
   private readonly targets = new Map<string, Target>();
   private readonly inflight = new Set<Promise<void>>();
+  private readonly ledger: DiscordLedger;
+  /** Member role ids from raw INTERACTION_CREATE payloads, until the interaction is handled (the latest 1000). */
+  private readonly rawRoles = new Map<string, string[]>();
   private readonly log: Log;
   private readonly quickMs: number;
+  private readonly modalMs: number;
   private readonly tokenLifetimeMs: number;
   private closed = false;
 
   constructor(private readonly o: DiscordAdapterOptions) {
     this.log = o.log ?? ((level, message) => level !== 'debug' && console.error(`[zipbank discord] ${level}: ${message}`));
     this.quickMs = o.quickMs ?? 1500;
+    this.modalMs = o.modalMs ?? 2500;
+    this.ledger = new DiscordLedger(o.bank.db, { log: this.log });
     this.tokenLifetimeMs = o.tokenLifetimeMs ?? FIFTEEN_MINUTES - 60_000;
     this.follower = new RenderFollower({
       ...o.follow,
@@ -203,33 +241,60 @@ export class DiscordAdapter {
     return this.follower.size;
   }
 
-  /** Follow again the renders still in flight whose message is on Discord (after a restart); how many. */
+  /**
+   * Follow again (after a restart) this process's renders whose message is on Discord:
+   * those still in flight, and those whose end was not delivered (the ledger); how many.
+   */
   async start(): Promise<number> {
-    let n = 0;
+    const seen = new Set<string>();
+    const resume = (renderId: string, channelId: string, messageId: string) => {
+      if (seen.has(renderId)) return;
+      seen.add(renderId);
+      if (!this.targets.has(renderId)) this.targets.set(renderId, { channelId, token: undefined, webhookRef: messageId, tokenUntil: 0, limit: DEFAULT_ATTACHMENT_LIMIT });
+      this.follower.follow(renderId, messageId);
+    };
+    let stored: LedgerEntry[] = [];
+    try {
+      stored = await this.ledger.load((communityId) => this.owns(communityId));
+    } catch (e) {
+      this.log('warn', `discord: could not read the renders whose end was not delivered: ${describeError(e)}`);
+    }
     for (const r of await this.o.core.activeRenders('discord')) {
       if (!r.messageId || !r.channelId || !this.owns(r.communityId)) continue;
-      if (!this.targets.has(r.id)) this.targets.set(r.id, { channelId: r.channelId, token: undefined, webhookRef: r.messageId, tokenUntil: 0, limit: DEFAULT_ATTACHMENT_LIMIT });
-      this.follower.follow(r.id, r.messageId);
-      n++;
+      if (!this.ledger.has(r.id)) this.ledger.add({ renderId: r.id, channelId: r.channelId, messageId: r.messageId, communityId: r.communityId, at: r.createdAt.getTime() });
+      resume(r.id, r.channelId, r.messageId);
     }
-    return n;
+    for (const e of stored) resume(e.renderId, e.channelId, e.messageId);
+    return seen.size;
+  }
+
+  /** A raw gateway packet (discord.js `Events.Raw`): keeps an INTERACTION_CREATE's member role ids for `handle`. */
+  noteRaw(packet: unknown): void {
+    const raw = rawInteractionRoles(packet);
+    if (!raw || this.closed) return;
+    this.rawRoles.set(raw.id, raw.roles);
+    while (this.rawRoles.size > 1000) this.rawRoles.delete(this.rawRoles.keys().next().value!);
   }
 
   /** Answer one interaction (never throws; failures are logged). */
   handle(i: Interaction): Promise<void> {
+    const rawRoles = this.rawRoles.get(i.id);
+    this.rawRoles.delete(i.id);
     if (this.closed) return Promise.resolve();
-    const p = this.dispatch(i, Date.now())
+    const p = this.dispatch(i, Date.now(), contextOf(i, rawRoles))
       .catch((e: unknown) => this.log('warn', `interaction ${i.id} (${describeInteraction(i)}): ${describeError(e)}`))
       .finally(() => this.inflight.delete(p));
     this.inflight.add(p);
     return p;
   }
 
-  /** Stop: interactions being answered get up to `graceMs` (default 5 s), then redraws stop. */
+  /** Stop: interactions being answered get up to `graceMs` (default 5 s), then redraws stop (undelivered ends stay in the ledger). */
   async close(graceMs = 5000): Promise<void> {
     this.closed = true;
+    this.rawRoles.clear();
     await within(Promise.allSettled([...this.inflight]), graceMs);
     await this.follower.close();
+    await this.ledger.flush();
   }
 
   private owns(communityId: string | null | undefined): boolean {
@@ -239,14 +304,14 @@ export class DiscordAdapter {
     return s.ids.includes(guild && /^\d+$/.test(guild) ? shardOf(guild, s.count) : 0);
   }
 
-  private async dispatch(i: Interaction, received: number): Promise<void> {
-    if (i.isAutocomplete()) return this.autocomplete(i);
-    if (i.isChatInputCommand()) return this.command(i, received);
-    if (i.isButton()) return this.button(i, received);
-    if (i.isModalSubmit()) return this.form(i, received);
+  private async dispatch(i: Interaction, received: number, ctx: InteractionContext): Promise<void> {
+    if (i.isAutocomplete()) return this.autocomplete(i, ctx);
+    if (i.isChatInputCommand()) return this.command(i, received, ctx);
+    if (i.isButton()) return this.button(i, received, ctx);
+    if (i.isModalSubmit()) return this.form(i, received, ctx);
   }
 
-  private async autocomplete(i: AutocompleteInteraction): Promise<void> {
+  private async autocomplete(i: AutocompleteInteraction, ctx: InteractionContext): Promise<void> {
     const focused = i.options.getFocused(true);
     const options: Record<string, OptionValue> = {};
     for (const o of leafOptions(i.options.data)) {
@@ -254,7 +319,7 @@ export class DiscordAdapter {
     }
     const choices =
       (await within(
-        this.o.core.autocomplete({ ...contextOf(i), command: commandPath(i), option: focused.name, value: String(focused.value ?? ''), options }),
+        this.o.core.autocomplete({ ...ctx, command: commandPath(i), option: focused.name, value: String(focused.value ?? ''), options }),
         this.o.autocompleteMs ?? 2500,
       )) ?? [];
     await i.respond(
@@ -265,8 +330,7 @@ export class DiscordAdapter {
     );
   }
 
-  private async command(i: ChatInputCommandInteraction, received: number): Promise<void> {
-    const ctx = contextOf(i);
+  private async command(i: ChatInputCommandInteraction, received: number, ctx: InteractionContext): Promise<void> {
     const work = (async (): Promise<Reply> => {
       const options: Record<string, OptionValue> = {};
       for (const o of leafOptions(i.options.data)) {
@@ -281,22 +345,23 @@ export class DiscordAdapter {
     await this.respond(i, work, 'reply', received);
   }
 
-  private async button(i: ButtonInteraction, received: number): Promise<void> {
-    const ctx = contextOf(i);
+  private async button(i: ButtonInteraction, received: number, ctx: InteractionContext): Promise<void> {
     const action = decodeCustomId(i.customId)?.action;
     const work = this.o.core.handle({ ...ctx, type: 'button', customId: i.customId });
     if (action === 'remix') {
-      // The modal must be the first response: no defer, whatever the core takes.
-      await this.answerFirst(i, await work, received);
+      // The modal must be the first response (it cannot follow a defer): the core gets until
+      // `modalMs`, within Discord's 3 s; later, the user is asked to click again.
+      const reply = await within(work, this.modalMs - (Date.now() - received));
+      await this.answerFirst(i, reply ?? privateText(discordText('remix.slow', {})), received);
       return;
     }
     await this.respond(i, work, action === 'cancel' ? 'update' : 'reply', received);
   }
 
-  private async form(i: ModalSubmitInteraction, received: number): Promise<void> {
+  private async form(i: ModalSubmitInteraction, received: number, ctx: InteractionContext): Promise<void> {
     const fields: Record<string, string> = {};
     for (const [id, f] of i.fields.fields) if ('value' in f && typeof f.value === 'string') fields[id] = f.value;
-    await this.respond(i, this.o.core.handle({ ...contextOf(i), type: 'form', customId: i.customId, fields }), 'reply', received);
+    await this.respond(i, this.o.core.handle({ ...ctx, type: 'form', customId: i.customId, fields }), 'reply', received);
   }
 
   /** The core's answer if it comes within `quickMs`, as the first response; else defer, then deliver. */
@@ -370,6 +435,8 @@ export class DiscordAdapter {
       limit: i.attachmentSizeLimit || DEFAULT_ATTACHMENT_LIMIT,
     });
     await this.o.core.bindMessage(renderId, { channelId: i.channelId ?? undefined, messageId });
+    // Until its final edit lands, the render's message is in the ledger: a restart delivers the end.
+    if (i.channelId) this.ledger.add({ renderId, channelId: i.channelId, messageId, communityId: i.guildId ? `discord:${i.guildId}` : null, at: since });
     this.follower.follow(renderId, messageId, reply);
   }
 
@@ -390,9 +457,23 @@ export class DiscordAdapter {
     }
     if (!done) {
       if (!t.channelId) throw new Error(`no channel known for the message of render ${renderId}`);
-      await this.o.rest.patch(Routes.channelMessage(t.channelId, messageId), { body, files });
+      try {
+        await this.o.rest.patch(Routes.channelMessage(t.channelId, messageId), { body, files });
+      } catch (e) {
+        if (!messageGone(e)) throw e;
+        // Deleted, or out of the bot's reach for good: nothing more to show there.
+        this.log('info', `render ${renderId}: its message can no longer be edited (${(e as Error).message}); no longer following it`);
+        this.targets.delete(renderId);
+        this.ledger.remove(renderId);
+        this.follower.unfollow(renderId);
+        return;
+      }
     }
-    if (!reply.follow) this.targets.delete(renderId);
+    if (!reply.follow) {
+      // The end has landed: nothing left for a restart to deliver.
+      this.targets.delete(renderId);
+      this.ledger.remove(renderId);
+    }
   }
 
   private message(reply: MessageReply, limit: number | undefined): Promise<DiscordMessage> {

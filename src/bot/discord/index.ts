@@ -10,7 +10,10 @@
  * Workers are not started here: render jobs go to the queue like every other
  * platform's, and the worker of `zipbank start` or `zipbank worker` processes on any
  * machine with the same database run them; their progress reaches Discord through
- * the adapter's follower (job events in this process, polling for the others).
+ * the adapter's follower (job events in this process, polling for the others). A
+ * render that ends while the bot is down gets its final edit at the next start (the
+ * adapter's ledger in bot_state). If a shard process cannot start, those already
+ * started are stopped before the error is thrown.
  *
  * @example
  *   const bot = await startDiscordBot({ core, bank, events, config, log });
@@ -26,9 +29,9 @@ import type { Log } from '../../jobs/types.ts';
 import type { BotCore } from '../core/index.ts';
 import { DiscordAdapter, type DiscordAdapterOptions } from './adapter.ts';
 import { inviteUrl, registerCommands, type RegistrationResult } from './commands.ts';
-import { gatewayShards, planShards, SHARD_SCRIPT, shardingManagerOptions, type ShardPlan } from './sharding.ts';
+import { gatewayShards, planShards, SHARD_SCRIPT, shardingManagerOptions, spawnShards, stopShards, type ShardPlan } from './sharding.ts';
 
-export type AdapterSettings = Pick<DiscordAdapterOptions, 'follow' | 'quickMs' | 'tokenLifetimeMs' | 'autocompleteMs' | 'downloadTimeoutMs'>;
+export type AdapterSettings = Pick<DiscordAdapterOptions, 'follow' | 'quickMs' | 'modalMs' | 'tokenLifetimeMs' | 'autocompleteMs' | 'downloadTimeoutMs'>;
 
 export interface DiscordClientOptions {
   core: BotCore;
@@ -78,6 +81,8 @@ export async function startDiscordClient(o: DiscordClientOptions): Promise<Disco
     log,
     shards,
   });
+  // The raw payload comes first: the member's role ids as Discord sent them, for the interaction that follows.
+  client.on(Events.Raw, (packet: unknown) => adapter.noteRaw(packet));
   client.on(Events.InteractionCreate, (i) => void adapter.handle(i));
   client.on(Events.Error, (e) => log('warn', `discord client: ${describeError(e)}`));
   client.on(Events.ShardError, (e, id) => log('warn', `discord shard ${id}: ${describeError(e)}`));
@@ -159,32 +164,18 @@ export async function startDiscordBot(o: DiscordBotOptions): Promise<DiscordBot>
     manager.on('shardCreate', (shard) => {
       log('info', `discord: shard ${shard.id}/${plan.count} starting (process)`);
       shard.on('death', () => manager.respawn && log('warn', `discord: shard ${shard.id} process ended; starting it again`));
+      // E.g. a respawn that failed (without a listener, Node would throw it and end this process).
+      shard.on('error', (e) => log('warn', `discord: shard ${shard.id}: ${describeError(e)}`));
     });
-    await manager.spawn({ amount: plan.count, delay: o.spawnDelayMs ?? 5500, timeout: 120_000 });
+    // A shard that cannot start stops the others too (else they would run, and respawn, unowned).
+    await spawnShards(manager, { amount: plan.count, delay: o.spawnDelayMs ?? 5500, timeout: 120_000 });
     return {
       applicationId,
       registration,
       shards: plan,
       client: undefined,
       manager,
-      async close() {
-        manager.respawn = false;
-        await Promise.all(
-          manager.shards.map(
-            (shard) =>
-              new Promise<void>((resolve) => {
-                const child = shard.process;
-                if (!child || child.exitCode !== null) return resolve();
-                const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-                child.once('exit', () => {
-                  clearTimeout(timer);
-                  resolve();
-                });
-                child.kill('SIGTERM');
-              }),
-          ),
-        );
-      },
+      close: () => stopShards(manager),
     };
   }
 
@@ -209,4 +200,5 @@ export async function startDiscordBot(o: DiscordBotOptions): Promise<DiscordBot>
 export { DiscordAdapter, contextOf, modalOf, shardOf, type DiscordAdapterOptions } from './adapter.ts';
 export { commandDefinitions, checkDefinitions, definitionsHash, registerCommands, registrationKey, inviteUrl, INVITE_PERMISSIONS, type RegistrationResult } from './commands.ts';
 export { toDiscordMessage, replyOptions, createOptions, restPayload, DEFAULT_ATTACHMENT_LIMIT, type DiscordMessage } from './payload.ts';
-export { planShards, shardingManagerOptions, SHARD_SCRIPT, type ShardPlan } from './sharding.ts';
+export { planShards, shardingManagerOptions, spawnShards, stopShards, SHARD_SCRIPT, type ShardPlan } from './sharding.ts';
+export { DiscordLedger, LEDGER_PREFIX, ledgerKey, type LedgerEntry } from './ledger.ts';

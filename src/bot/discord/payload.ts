@@ -5,9 +5,12 @@
  * the bank's file store by storage key.
  *
  * Files must fit the interaction's `attachment_size_limit` (10 MiB unless the server
- * is boosted). An image over it is sent as WebP when that fits; otherwise, and for
- * other files, the message links the file on the web channel (ZIPBANK_PUBLIC_URL) or
- * says that it could not be attached. Every such change is written in the message.
+ * is boosted). An image over it is sent as WebP when that fits; otherwise a render's
+ * image (a `renders/….png` key, which the web server serves to anyone) is linked on
+ * the web channel (ZIPBANK_PUBLIC_URL). Other files (an exported LoRA, statistics)
+ * are never linked, since a link would make a private file public: the message says
+ * the file is too large and where to get it. Every such change is written in the
+ * message.
  *
  * @example
  *   const m = await toDiscordMessage(reply, { read: (key) => bank.store.read(key), limitBytes: interaction.attachmentSizeLimit, publicUrl });
@@ -95,6 +98,14 @@ const defaultWebp = (image: Buffer, quality: number) => composeGrid([image], { f
 
 function safeName(name: string): string {
   return name.replace(/[^\w.-]+/g, '_').replace(/^\.+/, '').slice(0, 100) || 'file';
+}
+
+/** Storage keys of renders' images: the only files the web server serves to anyone (ChannelStore.isRenderImage). */
+const RENDER_IMAGE_KEY = /^renders\/[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f]{64}\.png$/;
+
+/** May this stored file be linked publicly when it cannot be uploaded? Only a render's image. */
+export function isLinkable(key: string | undefined): key is string {
+  return !!key && RENDER_IMAGE_KEY.test(key);
 }
 
 function isImage(name: string, contentType: string): boolean {
@@ -195,7 +206,9 @@ export async function toDiscordMessage(reply: MessageReply, o: PayloadOptions): 
       }
     }
     if (!file) {
-      if (o.publicUrl && w.key) notes.push(discordText('attach.link', { name, size: data.byteLength, limit, url: `${o.publicUrl}/files/${w.key}` }));
+      const base = o.publicUrl?.replace(/\/+$/, '');
+      if (!isLinkable(w.key)) notes.push(discordText('attach.not-linked', { name, size: data.byteLength, limit, web: base }));
+      else if (base) notes.push(discordText('attach.link', { name, size: data.byteLength, limit, url: `${base}/files/${w.key}` }));
       else notes.push(discordText('attach.too-large', { name, size: data.byteLength, limit }));
       continue;
     }

@@ -4,12 +4,20 @@
  * process. More: on PostgreSQL, discord.js's ShardingManager runs one process per
  * shard (./shard.ts, each with its own client and database pool); otherwise (the
  * embedded PGlite belongs to one process) every shard runs inside this process's
- * client (discord.js's `shards`/`shardCount` options).
+ * client (discord.js's `shards`/`shardCount` options). `spawnShards` starts the
+ * processes; if that fails, the ones already started are stopped (and not respawned)
+ * before the error goes on, as `stopShards` does at shutdown.
  *
  * @example
  *   const plan = await planShards({ setting: config.discordShards, driver: bank.driver, recommended: () => gatewayShards(rest) });
- *   if (plan.mode === 'processes') new ShardingManager(SHARD_SCRIPT, shardingManagerOptions({ token, count: plan.count, applicationId }));
+ *   if (plan.mode === 'processes') {
+ *     const manager = new ShardingManager(SHARD_SCRIPT, shardingManagerOptions({ token, count: plan.count, applicationId }));
+ *     await spawnShards(manager, { amount: plan.count, delay: 5500, timeout: 120_000 });
+ *     // ... later
+ *     await stopShards(manager);
+ *   }
  */
+import type { ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Routes, type REST, type ShardingManagerOptions } from 'discord.js';
@@ -84,4 +92,46 @@ export function shardsFromEnv(env: Record<string, string | undefined>): { ids: n
 export function argValue(argv: readonly string[], name: string): string | undefined {
   const i = argv.indexOf(name);
   return i >= 0 ? argv[i + 1] : undefined;
+}
+
+/** What `spawnShards` and `stopShards` use of a ShardingManager (process mode). */
+export interface ShardProcesses {
+  respawn: boolean;
+  readonly shards: ReadonlyMap<
+    number,
+    { readonly process: ChildProcess | null; listenerCount(event: 'error'): number; on(event: 'error', listener: (error: Error) => void): unknown }
+  >;
+  spawn(o: { amount: number; delay: number; timeout: number }): Promise<unknown>;
+}
+
+/** Stop every shard process for good: no respawn, SIGTERM, then SIGKILL after `graceMs` (default 10 s). */
+export async function stopShards(m: ShardProcesses, graceMs = 10_000): Promise<void> {
+  m.respawn = false;
+  // A respawn under way when its process is killed ends in the shard's 'error' event, which Node throws without a listener.
+  for (const shard of m.shards.values()) if (shard.listenerCount('error') === 0) shard.on('error', () => {});
+  await Promise.all(
+    [...m.shards.values()].map(
+      (shard) =>
+        new Promise<void>((resolve) => {
+          const child = shard.process;
+          if (!child || child.exitCode !== null || child.signalCode !== null) return resolve();
+          const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+          child.once('exit', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          child.kill('SIGTERM');
+        }),
+    ),
+  );
+}
+
+/** Start the shard processes; when one fails to start, stop those already running (they would respawn forever) and throw. */
+export async function spawnShards(m: ShardProcesses, o: { amount: number; delay: number; timeout: number }, graceMs?: number): Promise<void> {
+  try {
+    await m.spawn(o);
+  } catch (e) {
+    await stopShards(m, graceMs);
+    throw e;
+  }
 }

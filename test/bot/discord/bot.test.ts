@@ -3,13 +3,16 @@
  * Discord, the real command core, a real Worker with an engine double and a PGlite
  * bank. A /zip answered at once and edited through its progress to the final grid
  * (uploaded, shown in the embed, buttons under it); refusals in private; a full-size
- * image; the Remix modal as the first response and its child render; autocomplete;
- * a LoRA uploaded as a command attachment; moderators and Manage Messages.
+ * image; the Remix modal as the first response and its child render, or a private
+ * "click again" when the form is not ready in time; autocomplete; a LoRA uploaded as
+ * a command attachment; moderators and Manage Messages; moderator roles read from the
+ * interaction's payload, even one missing from discord.js's role cache.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { eq } from 'drizzle-orm';
 import { communities, loras, renders } from '../../../src/bank/schema.ts';
+import { decodeCustomId, type CoreInteraction } from '../../../src/bot/core/index.ts';
 import { normalizeImage } from '../../../src/engine/image/index.ts';
 import type { DiscordBot } from '../../../src/bot/discord/index.ts';
 import type { FakeMessage } from '../../support/fake-discord/index.ts';
@@ -119,6 +122,28 @@ describe('Discord bot', () => {
     expect(child.embeds[0].fields.find((f: { name: string }) => f.name === 'Remix of').value).toBe(done.embeds[0].footer.text);
   });
 
+  it('asks privately to click again when the Remix form is not ready within 2.5 s (no silent failure)', async () => {
+    const { fake, core } = rig;
+    const handle = core.handle.bind(core);
+    core.handle = async (ix: CoreInteraction) => {
+      if (ix.type === 'button' && decodeCustomId(ix.customId)?.action === 'remix') await new Promise((r) => setTimeout(r, 3500));
+      return handle(ix);
+    };
+    try {
+      const click = fake.click(done.id, buttonId(done.components, '🎛️ Remix'), { user: BOB });
+      await fake.waitFor(() => click.callbacks.length > 0, 5000, 'an answer');
+      expect(click.callbacks.map((c) => c.type)).toEqual([4]);
+      const waited = click.callbacks[0]!.at - click.createdAt;
+      expect(waited).toBeGreaterThanOrEqual(2400);
+      expect(waited).toBeLessThan(3000);
+      expect(click.callbacks[0]!.data.flags).toBe(64);
+      expect(click.callbacks[0]!.data.content).toMatch(/Remix form could not be prepared .* click 🎛️ Remix again/);
+      expect(click.modal).toBeUndefined();
+    } finally {
+      core.handle = handle;
+    }
+  });
+
   it('autocompletes bank names: subjects, then the styles that fit the subject', async () => {
     const { fake } = rig;
     const a = fake.autocomplete({ name: 'zip', options: { subject: 'ca' }, focused: 'subject', user: ANN });
@@ -221,6 +246,26 @@ describe('Discord bot', () => {
     await fake.waitFor(() => ruth.callbacks.length > 0, 5000, 'a response');
     expect(ruth.callbacks[0]!.data.content).toBe('**falcon2** was removed from the bank.');
     expect((await t.bank.db.select().from(loras).where(eq(loras.name, 'falcon2')))[0]!.status).not.toBe('active');
+  });
+
+  it("takes role ids from the interaction's payload: a moderator role missing from discord.js's role cache still counts", async () => {
+    const { fake, t } = rig;
+    const guild = fake.guilds[0]!;
+    const ROLE = '555000000000000002';
+    await t.bank.db.update(communities).set({ moderatorRoleIds: ['555000000000000001', ROLE] }).where(eq(communities.id, `discord:${guild.id}`));
+    // The role was never announced on the gateway: the client's guild cache does not know it.
+    expect(bot.client!.client.guilds.cache.get(guild.id)!.roles.cache.has(ROLE)).toBe(false);
+    rig.hold();
+    const ix = fake.command({ name: 'zip', options: { subject: 'cat', style: 'flower', prompt: 'cancelled by role' }, user: ANN });
+    const m = await fake.waitFor(() => {
+      const x = fake.original(ix);
+      return x && /zipping .* 2\/2/.test(x.content) && x;
+    }, 10_000, 'zipping');
+    const sam = fake.click(m.id, buttonId(m.components, 'Cancel'), { user: { id: '100000000000000005', username: 'sam', roles: [ROLE] } });
+    await fake.waitFor(() => sam.callbacks.length > 0, 5000, 'a response');
+    expect(sam.callbacks.map((c) => c.type)).toEqual([7]);
+    rig.release();
+    await fake.waitFor(() => /cancelled\.$/.test(m.content), 10_000, 'cancelled');
   });
 
   it('logged no warning or error on the way', () => {

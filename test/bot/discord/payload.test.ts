@@ -2,13 +2,14 @@
  * Core replies as Discord messages: text, embeds with the card image uploaded and
  * shown from `attachment://`, buttons as action rows, Discord's size limits, and
  * files over the interaction's upload limit (WebP when that fits, else a link to the
- * web channel, else a note).
+ * web channel for a render's image only, else a note; an exported LoRA or a stats
+ * file is never linked).
  */
 import { describe, expect, it } from 'vitest';
 import { ButtonStyle, ComponentType, MessageFlags } from 'discord.js';
 import { composeGrid } from '../../../src/engine/image/index.ts';
 import type { MessageReply } from '../../../src/bot/core/index.ts';
-import { createOptions, DEFAULT_ATTACHMENT_LIMIT, replyOptions, restPayload, toComponents, toDiscordMessage } from '../../../src/bot/discord/payload.ts';
+import { createOptions, DEFAULT_ATTACHMENT_LIMIT, isLinkable, replyOptions, restPayload, toComponents, toDiscordMessage } from '../../../src/bot/discord/payload.ts';
 import { tinyPng } from '../web/support.ts';
 
 const GRID = `renders/ab/cd/${'a'.repeat(64)}.png`;
@@ -104,35 +105,63 @@ describe('toDiscordMessage', () => {
     expect(m.content).toMatch(/upload limit: sent as WebP instead\.$/);
   });
 
-  it('links a file that cannot fit to the web channel, or says it could not be attached', async () => {
+  it("links a render's image that cannot fit to the web channel, never another file, or says it could not be attached", async () => {
     const png = await tinyPng(3, 64);
     const s = store({ [GRID]: png, [LORA]: Buffer.alloc(200) });
     const r = reply({ cards: [{ title: 'grid', fields: [], imageKeys: [GRID] }], attachments: [{ name: 'merged.safetensors', contentType: 'application/octet-stream', key: LORA }] });
-    const linked = await toDiscordMessage(r, { read: s.read, limitBytes: 10, publicUrl: 'https://zip.example.org' });
+    const linked = await toDiscordMessage(r, { read: s.read, limitBytes: 10, publicUrl: 'https://zip.example.org/' });
     expect(linked.files).toEqual([]);
     expect(linked.embeds[0]!.image).toBeUndefined();
     expect(linked.notes).toEqual([
-      expect.stringContaining(`https://zip.example.org/files/${GRID}`),
-      expect.stringMatching(new RegExp(`^merged\\.safetensors \\(0\\.0 MiB\\) is over this server's 0\\.0 MiB upload limit: https://zip\\.example\\.org/files/${LORA.replace(/\./g, '\\.')}$`)),
+      expect.stringMatching(new RegExp(`^zipbank-[0-9a-f]{8}\\.png \\(0\\.0 MiB\\) is over this server's 0\\.0 MiB upload limit: https://zip\\.example\\.org/files/${GRID.replace(/\./g, '\\.')}$`)),
+      // An exported LoRA is private: the web server would not serve it, and a public link would leak it.
+      "merged.safetensors (0.0 MiB) is too large for this server's 0.0 MiB upload limit, and only render images are linked publicly: " +
+        "get it on zipbank's web channel (https://zip.example.org) or with the `zipbank` CLI on the bot's host.",
     ]);
+    expect(linked.content).not.toContain(LORA);
     expect(linked.content.split('\n')).toEqual(['hello', ...linked.notes]);
 
     const unlinked = await toDiscordMessage(r, { read: s.read, limitBytes: 10 });
-    expect(unlinked.notes).toEqual([expect.stringContaining('no web address is configured'), expect.stringContaining('no web address is configured')]);
+    expect(unlinked.notes).toEqual([
+      expect.stringContaining('no web address is configured'),
+      "merged.safetensors (0.0 MiB) is too large for this server's 0.0 MiB upload limit, and only render images are linked publicly: get it on zipbank's web channel or with the `zipbank` CLI on the bot's host.",
+    ]);
     const gone = await toDiscordMessage(reply({ attachments: [{ name: 'x.png', contentType: 'image/png', key: GRID }] }), { read: store({}).read });
     expect(gone.notes).toEqual(['x.png is no longer in the file store.']);
   });
 
+  it("links only renders' images: not statistics plots, stats files, LoRAs, or anything outside renders/", () => {
+    expect(isLinkable(GRID)).toBe(true);
+    expect(isLinkable(`renders/00/ff/${'0'.repeat(64)}.png`)).toBe(true);
+    for (const key of [
+      LORA,
+      `zips/ab/cd/${'c'.repeat(64)}.png`, // a statistics plot
+      `zips/ab/cd/${'c'.repeat(64)}.json`,
+      `loras/ab/cd/${'c'.repeat(64)}.safetensors`,
+      `renders/ab/cd/${'c'.repeat(64)}.safetensors`,
+      `renders/ab/cd/${'c'.repeat(64)}.json`,
+      `renders/../zips/${'c'.repeat(64)}.png`,
+      `renders/ab/cd/${'c'.repeat(64)}.png?x=1`,
+      '',
+      undefined,
+    ]) {
+      expect(isLinkable(key), String(key)).toBe(false);
+    }
+  });
+
   it('keeps one request within 25 MiB: what does not fit is linked', async () => {
     const big = Buffer.alloc(10 * 2 ** 20, 1);
-    const keys = [1, 2, 3].map((i) => `renders/ab/cd/${String(i).repeat(64)}.safetensors`);
-    const m = await toDiscordMessage(reply({ attachments: keys.map((key, i) => ({ name: `f${i}.safetensors`, contentType: 'application/octet-stream', key })) }), {
+    const keys = [1, 2, 3].map((i) => `renders/ab/cd/${String(i).repeat(64)}.png`);
+    const m = await toDiscordMessage(reply({ attachments: keys.map((key, i) => ({ name: `f${i}.png`, contentType: 'image/png', key })) }), {
       read: store(Object.fromEntries(keys.map((k) => [k, big]))).read,
       limitBytes: 50 * 2 ** 20,
       publicUrl: 'https://zip.example.org',
+      toWebp: async () => {
+        throw new Error('not an image');
+      },
     });
-    expect(m.files.map((f) => f.name)).toEqual(['f0.safetensors', 'f1.safetensors']);
-    expect(m.notes).toEqual([expect.stringContaining(`/files/${keys[2]}`)]);
+    expect(m.files.map((f) => f.name)).toEqual(['f0.png', 'f1.png']);
+    expect(m.notes).toEqual([expect.stringContaining(`https://zip.example.org/files/${keys[2]}`)]);
   });
 
   it('gives discord.js and raw REST the same message, ephemeral only where a message is created', async () => {

@@ -3,11 +3,15 @@
  * server errors (500) that discord.js retries, a gateway connection dropped in the
  * middle of a render (the client resumes; the result still arrives, once; an
  * interaction sent while it was away is answered once), an interaction token that
- * no longer works (edits move to the bot token), and a restart (the new process
- * follows the render again with the bot token and registers no commands).
+ * no longer works (edits move to the bot token), a restart (the new process
+ * follows the render again with the bot token and registers no commands), and a
+ * render that ends while the bot is down (its final edit and grid come once, after
+ * the next start, from the ledger in bot_state).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DiscordBot } from '../../../src/bot/discord/index.ts';
+import { eq } from 'drizzle-orm';
+import { renders } from '../../../src/bank/schema.ts';
+import { ledgerKey, type DiscordBot } from '../../../src/bot/discord/index.ts';
 import type { FakeInteraction, FakeMessage } from '../../support/fake-discord/index.ts';
 import { openRig, TOKEN, type Rig } from './support.ts';
 
@@ -29,6 +33,13 @@ describe('Discord bot under faults', () => {
       return m && /zipping .* 2\/2/.test(m.content) && m;
     }, 10_000, 'zipping 2/2');
   const uploadsOf = (m: FakeMessage) => rig.fake.uploads.filter((u) => u.messageId === m.id);
+  const until = async (pred: () => Promise<boolean>, timeoutMs: number, what: string) => {
+    const end = Date.now() + timeoutMs;
+    while (!(await pred())) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
 
   beforeAll(async () => {
     rig = await openRig();
@@ -127,6 +138,46 @@ describe('Discord bot under faults', () => {
     const u1 = end.components.flatMap((r: { components: { label: string; custom_id: string }[] }) => r.components).find((b: { label: string }) => b.label === 'U1')!;
     const click = fake.click(end.id, u1.custom_id, { user: ANN });
     await fake.waitFor(() => fake.original(click)?.attachments.length, 5000, 'the full-size image');
+  });
+
+  it('delivers the end of a render that finished while the bot was down once it starts again: the final edit and its grid, once', async () => {
+    const { fake, t } = rig;
+    rig.hold();
+    const ix = zip('while down');
+    const m = await zipping(ix);
+    const [row] = await t.bank.db.select().from(renders).where(eq(renders.messageId, m.id));
+    const renderId = row!.id;
+    await until(async () => !!(await t.bank.botState.get(ledgerKey(renderId))), 5000, 'the ledger entry');
+    expect(await t.bank.botState.get(ledgerKey(renderId))).toMatchObject({ renderId, channelId: m.channelId, messageId: m.id, communityId: `discord:${fake.guilds[0]!.id}` });
+
+    await bot.close();
+    const editsBefore = m.edits.length;
+    rig.release();
+    // The render ends with nobody to show it: no longer in flight, so only the ledger knows its message.
+    await until(async () => (await t.bank.db.select().from(renders).where(eq(renders.id, renderId)))[0]!.status === 'done', 15_000, 'the render to end');
+    expect((await rig.core.activeRenders('discord')).map((r) => r.id)).not.toContain(renderId);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(m.edits).toHaveLength(editsBefore);
+    expect(m.attachments).toEqual([]);
+
+    bot = await rig.startBot();
+    expect(bot.client!.resumed).toBe(1);
+    const end = await finalOf(ix);
+    expect(end.id).toBe(m.id);
+    expect(end.content).toContain('“while down” for Ann');
+    expect(end.embeds[0].image).toEqual({ url: `attachment://${end.attachments[0]!.filename}` });
+    expect(end.edits.slice(editsBefore).every((e) => e.via === 'bot')).toBe(true);
+    await fake.waitFor(() => bot.client!.adapter.following === 0, 5000, 'the follower to let go');
+    // Delivered: the entry goes, no second edit comes (a few polls later), and the next start has nothing to deliver.
+    await until(async () => (await t.bank.botState.get(ledgerKey(renderId))) === undefined, 5000, 'the ledger entry to go');
+    await new Promise((r) => setTimeout(r, 400));
+    expect(uploadsOf(end)).toHaveLength(1);
+    expect(end.edits.slice(editsBefore)).toHaveLength(1);
+    await bot.close();
+    bot = await rig.startBot();
+    expect(bot.client!.resumed).toBe(0);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(end.edits.slice(editsBefore)).toHaveLength(1);
   });
 
   it('logged no error', () => {

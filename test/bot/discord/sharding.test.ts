@@ -2,18 +2,23 @@
  * Sharding: the plan (one client; every shard in this process on PGlite; one
  * process per shard under ShardingManager on PostgreSQL), the manager's options
  * and the shard script's environment, which renders a shard follows after a
- * restart, and a real 2-shard client against the fake gateway: both shards identify
- * with the Guilds intent and each answers its own guild's commands.
+ * restart, shard processes stopped for good when one of them cannot start (real
+ * ShardingManager, real child processes), and a real 2-shard client against the fake
+ * gateway: both shards identify with the Guilds intent and each answers its own
+ * guild's commands.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { REST, ShardingManager } from 'discord.js';
 import type { Render } from '../../../src/bank/schema.ts';
 import { BotCore, type MessageReply } from '../../../src/bot/core/index.ts';
 import { DiscordAdapter, shardOf } from '../../../src/bot/discord/adapter.ts';
 import { startDiscordBot, type DiscordBot } from '../../../src/bot/discord/index.ts';
-import { argValue, planShards, SHARD_SCRIPT, shardingManagerOptions, shardsFromEnv } from '../../../src/bot/discord/sharding.ts';
+import { argValue, planShards, SHARD_SCRIPT, shardingManagerOptions, shardsFromEnv, spawnShards } from '../../../src/bot/discord/sharding.ts';
 import { JobQueue } from '../../../src/jobs/index.ts';
 import { FakeDiscord, guildIdOnShard, snowflake } from '../../support/fake-discord/index.ts';
 import { openTestBank, type TestBank } from '../../support/bank.ts';
@@ -65,7 +70,7 @@ describe('shard plan and options', () => {
     const g0 = guildIdOnShard(0, 2);
     const g1 = guildIdOnShard(1, 2);
     expect([shardOf(g0, 2), shardOf(g1, 2)]).toEqual([0, 1]);
-    const row = (communityId: string | null) => ({ id: snowflake(), messageId: snowflake(), channelId: snowflake(), communityId }) as unknown as Render;
+    const row = (communityId: string | null) => ({ id: snowflake(), messageId: snowflake(), channelId: snowflake(), communityId, createdAt: new Date() }) as unknown as Render;
     const rows = [row(`discord:${g0}`), row(`discord:${g1}`), row(null), row(`discord:${guildIdOnShard(1, 2, 5)}`)];
     const unreadable: MessageReply = { kind: 'message', text: 'x', ephemeral: true, cards: [], attachments: [], buttons: [] };
     const core = { activeRenders: async () => rows, renderStatus: async () => unreadable } as unknown as BotCore;
@@ -78,6 +83,35 @@ describe('shard plan and options', () => {
     expect(await count([0])).toBe(2);
     expect(await count([1])).toBe(2);
     expect(await count([0, 1])).toBe(4);
+  });
+
+  it('stops the shard processes already started, for good, when another cannot start', async () => {
+    // Shard 0 becomes ready and keeps running; shard 1 dies at once (as a shard with a bad token or database would).
+    const dir = mkdtempSync(join(tmpdir(), 'zb-shard-fail-'));
+    const script = join(dir, 'shard.cjs');
+    writeFileSync(script, "if (process.env.SHARDS === '0') { process.send({ _ready: true }); setInterval(() => {}, 1000); } else { process.exit(3); }\n");
+    const saved = { SHARDING_MANAGER: process.env.SHARDING_MANAGER, SHARDING_MANAGER_MODE: process.env.SHARDING_MANAGER_MODE, DISCORD_TOKEN: process.env.DISCORD_TOKEN };
+    const children: ChildProcess[] = [];
+    try {
+      const manager = new ShardingManager(script, { totalShards: 2, mode: 'process', respawn: true, token: TOKEN, execArgv: [] });
+      manager.on('shardCreate', (shard) => shard.on('spawn', (child) => children.push(child as ChildProcess)));
+      await expect(spawnShards(manager, { amount: 2, delay: 0, timeout: 20_000 }, 5000)).rejects.toThrow(/Shard 1/i);
+      expect(manager.respawn).toBe(false);
+      expect(children.length).toBeGreaterThanOrEqual(2);
+      // No process is left, and none comes back.
+      await new Promise((r) => setTimeout(r, 300));
+      const count = children.length;
+      expect(children.every((c) => c.exitCode !== null || c.signalCode !== null)).toBe(true);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(children).toHaveLength(count);
+      expect(children[0]!.signalCode).toBe('SIGTERM');
+    } finally {
+      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
   });
 });
 

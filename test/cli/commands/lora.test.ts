@@ -73,7 +73,7 @@ describe('zipbank lora random', () => {
 
   it.each([
     [['--family', 'sd15', '--seed', '1', '--out', 'x'], /--rank must be a positive integer/],
-    [['--rank', '4', '--family', 'flux', '--seed', '1', '--out', 'x'], /--family must be one of sd15, sd2, sdxl, got "flux"/],
+    [['--rank', '4', '--family', 'flux', '--seed', '1', '--out', 'x'], /--family must be one of sd15, sd2, sdxl, world, got "flux"/],
     [['--rank', '4', '--family', 'sd15', '--out', 'x'], /--seed must be an integer/],
     [['--rank', '4', '--family', 'sd15', '--seed', '1'], /--out <file.safetensors> is required/],
     [['--rank', '4', '--family', 'sd15', '--seed', '1', '--out', 'x', '--targets', 'some'], /--targets must be one of attn, all/],

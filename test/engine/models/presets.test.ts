@@ -58,7 +58,7 @@ describe('presets', () => {
   });
 
   it('maps presets to LoRA families', () => {
-    expect(PRESET_IDS.map(presetFamily)).toEqual(['sd15', 'sd2', 'sdxl', 'sd15', 'sdxl', 'sd15']);
+    expect(PRESET_IDS.map(presetFamily)).toEqual(['sd15', 'sd2', 'sdxl', 'sd15', 'sdxl', 'world']);
   });
 
   it('returns copies of the raw configs', () => {
