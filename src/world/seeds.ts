@@ -222,19 +222,18 @@ export async function trainSeedLoras(o: TrainSeedOptions): Promise<SeedManifest>
       });
       log(`${s.name}: trained in ${seconds.toFixed(0)} s, loss ${mean(r.loss.slice(0, 10)).toFixed(4)} -> ${mean(tail).toFixed(4)}`);
       // Keep the manifest current after every LoRA (an interrupted run keeps what is done).
-      await writeManifest(manifestPath, o.model, entries);
+      await writeManifest(manifestPath, entries);
     }
   } finally {
     await pipe.dispose();
   }
-  return writeManifest(manifestPath, o.model, entries);
+  return writeManifest(manifestPath, entries);
 }
 
-async function writeManifest(path: string, model: string, entries: Map<string, SeedManifestEntry>): Promise<SeedManifest> {
+async function writeManifest(path: string, entries: Map<string, SeedManifestEntry>): Promise<SeedManifest> {
   const order = SEED_LORAS.map((s) => s.name);
   const loras = [...entries.values()].sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
   const m: SeedManifest = { model: 'world', createdAt: new Date().toISOString(), loras };
-  void model;
   await writeFile(`${path}.tmp`, `${JSON.stringify(m, null, 2)}\n`);
   await rename(`${path}.tmp`, path);
   return m;
