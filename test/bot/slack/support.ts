@@ -127,6 +127,12 @@ export function buttonsOf(blocks: Block[]): { id: string; label: string }[] {
     .flatMap((b) => (b.elements as { action_id: string; text: { text: string } }[]).map((e) => ({ id: e.action_id, label: e.text.text })));
 }
 
+/** The fields every interaction payload from workspace T1 carries for `user`. */
+function interactionCommon(user: string): Record<string, unknown> {
+  const name = USERS[user]?.name ?? user;
+  return { team: { id: 'T1', domain: 'fake' }, user: { id: user, username: name, name, team_id: 'T1' }, api_app_id: 'A1', token: 'deprecated' };
+}
+
 /** A click on a button of a channel message. */
 export function click(st: SlackTest, m: FakeMessage, label: string, o: { user?: string; trigger?: string; responseUrl?: string } = {}): Promise<BoltAnswer> {
   const b = buttonsOf(m.blocks).find((x) => x.label === label);
@@ -137,10 +143,7 @@ export function click(st: SlackTest, m: FakeMessage, label: string, o: { user?: 
     SECRET,
     payloadBody({
       type: 'block_actions',
-      team: { id: 'T1', domain: 'fake' },
-      user: { id: user, username: USERS[user]?.name ?? user, name: USERS[user]?.name ?? user, team_id: 'T1' },
-      api_app_id: 'A1',
-      token: 'deprecated',
+      ...interactionCommon(user),
       container: { type: 'message', message_ts: m.ts, channel_id: m.channel, is_ephemeral: false },
       trigger_id: o.trigger ?? `trig-${Math.random().toString(16).slice(2)}`,
       channel: { id: m.channel, name: 'general' },
@@ -158,10 +161,7 @@ export function submit(st: SlackTest, view: Record<string, unknown>, values: Rec
     SECRET,
     payloadBody({
       type: 'view_submission',
-      team: { id: 'T1', domain: 'fake' },
-      user: { id: user, username: USERS[user]?.name ?? user, name: USERS[user]?.name ?? user, team_id: 'T1' },
-      api_app_id: 'A1',
-      token: 'deprecated',
+      ...interactionCommon(user),
       trigger_id: `trig-${Math.random().toString(16).slice(2)}`,
       view: { ...view, id: 'V1', team_id: 'T1', type: 'modal', state: { values }, hash: 'h', app_id: 'A1', bot_id: 'BBOT' },
     }),
