@@ -48,13 +48,20 @@ async function readRequired(dir: string, file: string): Promise<string> {
 }
 
 export async function readTokenizerFolder(dir: string): Promise<TokenizerFiles> {
-  const [vocabJson, mergesTxt, specialTokensMapJson, tokenizerConfigJson] = await Promise.all([
+  // allSettled, then the first failure in file order: with Promise.all the error named
+  // whichever read failed first, so an empty folder reported vocab.json or merges.txt at random.
+  const settled = await Promise.allSettled([
     readRequired(dir, 'vocab.json'),
     readRequired(dir, 'merges.txt'),
     readOptional(dir, 'special_tokens_map.json'),
     readOptional(dir, 'tokenizer_config.json'),
   ]);
-  return { dir, vocabJson, mergesTxt, specialTokensMapJson, tokenizerConfigJson };
+  const values = settled.map((r) => {
+    if (r.status === 'rejected') throw r.reason;
+    return r.value;
+  });
+  const [vocabJson, mergesTxt, specialTokensMapJson, tokenizerConfigJson] = values;
+  return { dir, vocabJson: vocabJson as string, mergesTxt: mergesTxt as string, specialTokensMapJson, tokenizerConfigJson };
 }
 
 export function parseJsonFile(text: string, file: string): unknown {
