@@ -7,7 +7,7 @@
  *   const state = new BotStateStore(bank.db);
  *   if ((await state.get('discord:commands:global')) !== hash) { await register(); await state.set('discord:commands:global', hash); }
  */
-import { eq, sql } from 'drizzle-orm';
+import { eq, like, sql } from 'drizzle-orm';
 import type { Database } from './db.ts';
 import { botState } from './schema.ts';
 
@@ -26,6 +26,13 @@ export class BotStateStore {
       .insert(botState)
       .values({ key, value })
       .onConflictDoUpdate({ target: botState.key, set: { value, updatedAt: sql`now()` } });
+  }
+
+  /** Every stored key that starts with `prefix`, sorted. */
+  async keys(prefix: string): Promise<string[]> {
+    const pattern = `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const rows = await this.db.select({ key: botState.key }).from(botState).where(like(botState.key, pattern)).orderBy(botState.key);
+    return rows.map((r) => r.key);
   }
 
   async delete(key: string): Promise<void> {

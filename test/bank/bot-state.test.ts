@@ -21,6 +21,15 @@ function botStateSuite(backend: Backend, pgUrl: string): void {
       await s.delete('discord:commands:global');
       expect(await s.get('discord:commands:global')).toBeUndefined();
     });
+
+    it('lists keys by prefix, treating % and _ in the prefix as plain characters', async () => {
+      const s = t.bank.botState;
+      for (const k of ['p:guild:2', 'p:guild:1', 'p:global', 'pXguild:3', 'q_a:1', 'qba:1', 'r%:1', 'rx:1']) await s.set(k, 1);
+      expect(await s.keys('p:guild:')).toEqual(['p:guild:1', 'p:guild:2']);
+      expect(await s.keys('q_a')).toEqual(['q_a:1']);
+      expect(await s.keys('r%')).toEqual(['r%:1']);
+      expect(await s.keys('none:')).toEqual([]);
+    });
   });
 }
 

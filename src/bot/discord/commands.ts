@@ -169,6 +169,8 @@ export interface RegistrationResult {
   /** True when the definitions were sent to Discord by this call. */
   registered: boolean;
   count: number;
+  /** Guilds whose earlier registration was emptied by this call. */
+  cleared: string[];
 }
 
 export interface RegisterOptions {
@@ -176,7 +178,7 @@ export interface RegisterOptions {
   applicationId: string;
   /** Register for this guild only (development: shows at once); unset: globally. */
   guildId?: string | undefined;
-  state: Pick<BotStateStore, 'get' | 'set'>;
+  state: Pick<BotStateStore, 'get' | 'set' | 'keys' | 'delete'>;
   definitions?: CommandDefinition[];
   /** Register even when the stored hash matches. */
   force?: boolean;
@@ -198,15 +200,37 @@ export async function registerCommands(o: RegisterOptions): Promise<Registration
   const key = registrationKey(o.applicationId, o.guildId);
   const scope = o.guildId ? 'guild' : 'global';
   const stored = await o.state.get<StoredRegistration>(key);
+  const cleared = await clearOtherGuilds(o, key);
   if (!o.force && stored?.hash === hash) {
     o.log?.('debug', `discord: slash commands unchanged (${scope}), not registered again`);
-    return { scope, key, hash, registered: false, count: defs.length };
+    return { scope, key, hash, registered: false, count: defs.length, cleared };
   }
   const route = o.guildId ? Routes.applicationGuildCommands(o.applicationId, o.guildId) : Routes.applicationCommands(o.applicationId);
   await o.rest.put(route, { body: defs });
   await o.state.set(key, { hash, at: new Date().toISOString(), count: defs.length } satisfies StoredRegistration);
   o.log?.('info', `discord: registered ${defs.length} slash commands ${o.guildId ? `for guild ${o.guildId}` : 'globally (they may take up to an hour to show)'}`);
-  return { scope, key, hash, registered: true, count: defs.length };
+  return { scope, key, hash, registered: true, count: defs.length, cleared };
+}
+
+/**
+ * Guild scopes this application registered earlier (a development guild, before the
+ * bot went global or moved to another guild) still hold their commands, which then show
+ * twice or in an old version there: empty them (one bulk overwrite with no commands) and
+ * forget them. Global commands are never cleared this way, since a development guild
+ * next to a global install is a normal setup.
+ */
+async function clearOtherGuilds(o: RegisterOptions, current: string): Promise<string[]> {
+  const prefix = `discord:commands:${o.applicationId}:guild:`;
+  const cleared: string[] = [];
+  for (const k of await o.state.keys(prefix)) {
+    if (k === current) continue;
+    const guildId = k.slice(prefix.length);
+    await o.rest.put(Routes.applicationGuildCommands(o.applicationId, guildId), { body: [] });
+    await o.state.delete(k);
+    cleared.push(guildId);
+    o.log?.('info', `discord: removed the slash commands registered earlier for guild ${guildId} (now ${o.guildId ? `guild ${o.guildId}` : 'global'})`);
+  }
+  return cleared;
 }
 
 /**

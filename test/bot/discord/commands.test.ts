@@ -17,6 +17,8 @@ function memoryState() {
     map,
     get: async <V = unknown>(key: string) => map.get(key) as V | undefined,
     set: async (key: string, value: unknown) => void map.set(key, value),
+    keys: async (prefix: string) => [...map.keys()].filter((k) => k.startsWith(prefix)).sort(),
+    delete: async (key: string) => void map.delete(key),
   };
 }
 
@@ -140,7 +142,28 @@ describe('registerCommands', () => {
     expect(await registerCommands({ rest, applicationId: app, guildId: guild, state, definitions: changed })).toMatchObject({ registered: true });
     expect(await registerCommands({ rest, applicationId: app, guildId: guild, state, definitions: changed })).toMatchObject({ registered: false });
     expect(await registerCommands({ rest, applicationId: app, guildId: guild, state, definitions: changed, force: true })).toMatchObject({ registered: true });
-    expect(fake.commandPuts.map((p) => p.scope)).toEqual([guild, 'global', guild, guild]);
+    // Going global emptied the guild's registration first (count 0).
+    expect(fake.commandPuts.map((p) => [p.scope, p.count])).toEqual([[guild, 3], [guild, 0], ['global', 3], [guild, 3], [guild, 3]]);
+  });
+
+  it('empties the commands of a guild registered earlier when the bot goes global or moves guild', async () => {
+    const state = memoryState();
+    const app = fake.applicationId;
+    const [a, b] = [fake.guilds[0]!.id, '998877665544332211'];
+    await registerCommands({ rest, applicationId: app, guildId: a, state });
+    expect(fake.commands.guild.get(a)).toHaveLength(3);
+    // Moved to guild b: a is emptied and forgotten.
+    expect(await registerCommands({ rest, applicationId: app, guildId: b, state })).toMatchObject({ scope: 'guild', registered: true, cleared: [a] });
+    expect(fake.commands.guild.get(a)).toEqual([]);
+    expect(fake.commands.guild.get(b)).toHaveLength(3);
+    expect(state.map.has(registrationKey(app, a))).toBe(false);
+    // Global: b is emptied; a restart clears nothing more.
+    expect(await registerCommands({ rest, applicationId: app, state })).toMatchObject({ scope: 'global', cleared: [b] });
+    expect(fake.commands.guild.get(b)).toEqual([]);
+    expect(await registerCommands({ rest, applicationId: app, state })).toMatchObject({ registered: false, cleared: [] });
+    // Back to a development guild: the global commands stay.
+    expect(await registerCommands({ rest, applicationId: app, guildId: a, state })).toMatchObject({ registered: true, cleared: [] });
+    expect(fake.commands.global).toHaveLength(3);
   });
 
   it('refuses definitions that break the limits without calling Discord', async () => {
