@@ -57,6 +57,16 @@ describe('presets', () => {
     expect(names.get('down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k.weight')).toEqual([320, 1024]);
   });
 
+  it('world keeps at least 4 channels per GroupNorm group in its VAE and UNet', () => {
+    // One channel per group is an instance norm: it erases each feature map's per-image
+    // mean. The first world model had that in the VAE (16 channels, 16 groups) and the
+    // UNet's first and last blocks (32, 32): flat colours all decoded to one grey, and the
+    // UNet could not predict the noise's per-channel mean. 150 VAE steps on flat colours:
+    // 16 groups decoded pure green as (101,130,125); 4 groups as (43,203,83).
+    const c = presetConfigs('world');
+    for (const m of [c.vae!, c.unet]) for (const ch of m.blockOutChannels) expect(ch / m.normNumGroups).toBeGreaterThanOrEqual(4);
+  });
+
   it('maps presets to LoRA families', () => {
     expect(PRESET_IDS.map(presetFamily)).toEqual(['sd15', 'sd2', 'sdxl', 'sd15', 'sdxl', 'world']);
   });
