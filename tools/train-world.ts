@@ -13,7 +13,7 @@
  *   --fresh                   delete <out> first
  *   --quick                   a few steps of everything (checks the whole path in ~1 min)
  *   --base-images N           default 12000      --classifier-images N   default 16000
- *   --classifier-steps N      default 1500       --vae-steps N           default 2000
+ *   --classifier-steps N      default 1500       --vae-steps N           default 1200
  *   --denoiser-steps N        default 3000       --denoiser-batch N      default 32
  *   --keep-work               keep <out>/.train (datasets, checkpoints) after success
  *   --refine-classifier N     only train the saved classifier N more steps (from step
@@ -81,7 +81,7 @@ const report = await trainWorld({
   classifierImages: num('classifier-images', 16000, 96),
   classifierSteps: num('classifier-steps', 1500, 10),
   ...(quick ? { classifierBatch: 8, classifierTestImages: 48, evalPerCombo: 1, evalSteps: 4 } : {}),
-  vae: { steps: num('vae-steps', 2000, 4), ...(quick ? { batch: 2 } : {}) },
+  vae: { steps: num('vae-steps', 1200, 4), ...(quick ? { batch: 2 } : {}) },
   denoiser: { steps: num('denoiser-steps', 3000, 4), batch: num('denoiser-batch', 32, 2) },
   log: (line) => console.log(`${stamp()} ${line}`),
   signal: abort.signal,

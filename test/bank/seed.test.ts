@@ -1,4 +1,4 @@
-/** seedBank (src/bank/seed.ts): a manifest of world LoRAs registered once, with prompts, triggers and references; removals stick; bad manifests refused. */
+/** seedBank (src/bank/seed.ts): a manifest of world LoRAs registered once, with prompts, triggers and references; removals stick; retrained files replace seeded entries; bad manifests refused. */
 import { mkdtemp, mkdir, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,12 +38,12 @@ describe('seedBank', () => {
 
   it('registers every entry as a world LoRA with its prompt, triggers and reference images, once', async () => {
     const r = await seedBank(t.bank, dir);
-    expect(r).toEqual({ added: ['corgi', 'watercolor'], present: [], alreadySeeded: false });
+    expect(r).toEqual({ added: ['corgi', 'watercolor'], updated: [], present: [], alreadySeeded: false });
     const corgi = await t.bank.show('corgi');
     expect(corgi.lora).toMatchObject({ kind: 'subject', baseModel: 'world', displayName: 'CORGI', instancePrompt: 'prompt of corgi', triggerWords: ['corgi words'], uploaderId: 'seed' });
     expect(corgi.images.map((i) => i.prompt)).toEqual(['a sks dog 1', 'a sks dog 2']);
     expect((await t.bank.show('watercolor')).lora).toMatchObject({ kind: 'style', baseModel: 'world' });
-    expect(await seedBank(t.bank, dir)).toEqual({ added: [], present: [], alreadySeeded: true });
+    expect(await seedBank(t.bank, dir)).toEqual({ added: [], updated: [], present: [], alreadySeeded: true });
   });
 
   it('does not bring back a removed LoRA on the next start; a changed manifest adds only missing names', async () => {
@@ -54,8 +54,35 @@ describe('seedBank', () => {
     const m = JSON.parse(await (await import('node:fs/promises')).readFile(join(dir, 'manifest.json'), 'utf8'));
     m.createdAt = 'later';
     await writeFile(join(dir, 'manifest.json'), JSON.stringify(m));
-    expect(await seedBank(t.bank, dir)).toEqual({ added: [], present: ['corgi', 'watercolor'], alreadySeeded: false });
+    expect(await seedBank(t.bank, dir)).toEqual({ added: [], updated: [], present: ['corgi', 'watercolor'], alreadySeeded: false });
     expect(await t.bank.find('watercolor')).toBeUndefined();
+  });
+
+  it('replaces seeded LoRAs whose file changed, keeps the old row, and leaves removed or user-owned names alone', async () => {
+    const fs = await import('node:fs/promises');
+    const m = JSON.parse(await fs.readFile(join(dir, 'manifest.json'), 'utf8'));
+    const before = (await t.bank.find('corgi'))!;
+    // Retrained files: corgi (seeded, live) is replaced; watercolor stays removed (a moderator's act).
+    await writeLora(join(dir, 'corgi.safetensors'), randomLora({ family: 'world', rank: 2, seed: 30 }), 'kohya');
+    await writeLora(join(dir, 'watercolor.safetensors'), randomLora({ family: 'world', rank: 2, seed: 31 }), 'kohya');
+    m.createdAt = 'retrained';
+    await writeFile(join(dir, 'manifest.json'), JSON.stringify(m));
+    expect(await seedBank(t.bank, dir)).toEqual({ added: [], updated: ['corgi'], present: ['watercolor'], alreadySeeded: false });
+    const after = (await t.bank.show('corgi')).lora;
+    expect(after.id).not.toBe(before.id);
+    expect(after.fileSha256).not.toBe(before.fileSha256);
+    expect(after).toMatchObject({ instancePrompt: 'prompt of corgi', uploaderId: 'seed' });
+    expect((await t.bank.lorasById([before.id])).get(before.id)).toMatchObject({ status: 'removed', statusReason: expect.stringMatching(/newer seeded version/) });
+    expect(await t.bank.find('watercolor')).toBeUndefined();
+    // A name now held by a user's upload is never replaced.
+    await t.bank.remove('corgi', CLI_ACTOR, 'make room');
+    await writeLora(join(dir, 'mine.safetensors'), randomLora({ family: 'world', rank: 2, seed: 32 }), 'kohya');
+    await t.bank.add({ file: join(dir, 'mine.safetensors'), fileName: 'mine.safetensors', name: 'corgi', kind: 'subject', uploader: { platform: 'web', userId: 'u1' } });
+    await writeLora(join(dir, 'corgi.safetensors'), randomLora({ family: 'world', rank: 2, seed: 33 }), 'kohya');
+    m.createdAt = 'retrained again';
+    await writeFile(join(dir, 'manifest.json'), JSON.stringify(m));
+    expect(await seedBank(t.bank, dir)).toEqual({ added: [], updated: [], present: ['corgi', 'watercolor'], alreadySeeded: false });
+    expect((await t.bank.find('corgi'))!.uploaderId).toBe('u1');
   });
 
   it('refuses a missing folder, a broken manifest and a missing file with what to do', async () => {

@@ -51,6 +51,7 @@ async function run(argv: string[], io: CliIO): Promise<number> {
     if (config.bankFamilies.includes('world') && existsSync(join(BUNDLED_WORLD_MODEL, 'loras', 'manifest.json'))) {
       const seeded = await seedBank(bank, join(BUNDLED_WORLD_MODEL, 'loras'));
       if (seeded.added.length > 0) io.out(`zipbank: seeded the bank with ${seeded.added.length} LoRAs for the bundled world model: ${seeded.added.join(', ')}`);
+      if (seeded.updated.length > 0) io.out(`zipbank: updated ${seeded.updated.length} seeded LoRAs to the bundled world model's new versions: ${seeded.updated.join(', ')}`);
     }
     const stats = await bank.stats();
     io.out(`zipbank: bank on ${bank.driver} (${bank.location}), files in ${config.storageDir}`);
