@@ -225,7 +225,17 @@ async function clearOtherGuilds(o: RegisterOptions, current: string): Promise<st
   for (const k of await o.state.keys(prefix)) {
     if (k === current) continue;
     const guildId = k.slice(prefix.length);
-    await o.rest.put(Routes.applicationGuildCommands(o.applicationId, guildId), { body: [] });
+    try {
+      await o.rest.put(Routes.applicationGuildCommands(o.applicationId, guildId), { body: [] });
+    } catch (e) {
+      // 403/404: the bot left that guild (or it is gone), and its commands with it.
+      const status = (e as { status?: unknown }).status;
+      if (status !== 403 && status !== 404) {
+        // Anything else: try again on the next start rather than not starting.
+        o.log?.('warn', `discord: could not remove the slash commands registered earlier for guild ${guildId} (${e instanceof Error ? e.message : String(e)}); will try again on the next start`);
+        continue;
+      }
+    }
     await o.state.delete(k);
     cleared.push(guildId);
     o.log?.('info', `discord: removed the slash commands registered earlier for guild ${guildId} (now ${o.guildId ? `guild ${o.guildId}` : 'global'})`);

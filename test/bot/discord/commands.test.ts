@@ -166,6 +166,24 @@ describe('registerCommands', () => {
     expect(fake.commands.global).toHaveLength(3);
   });
 
+  it('starts even when an old guild cannot be emptied: forgets it on 403 (bot gone), retries later on other errors', async () => {
+    const state = memoryState();
+    const app = fake.applicationId;
+    const [gone, flaky] = ['111111111111111111', '222222222222222222'];
+    await state.set(registrationKey(app, gone), { hash: 'x', at: '', count: 3 });
+    await state.set(registrationKey(app, flaky), { hash: 'x', at: '', count: 3 });
+    fake.fail({ method: 'PUT', route: new RegExp(`/guilds/${gone}/commands$`), status: 403 });
+    fake.fail({ method: 'PUT', route: new RegExp(`/guilds/${flaky}/commands$`), status: 400 });
+    const logs: string[] = [];
+    const r = await registerCommands({ rest, applicationId: app, state, force: true, log: (_level, line) => logs.push(line) });
+    expect(r).toMatchObject({ scope: 'global', registered: true, cleared: [gone] });
+    expect(state.map.has(registrationKey(app, gone))).toBe(false);
+    expect(state.map.has(registrationKey(app, flaky))).toBe(true);
+    expect(logs.join('\n')).toMatch(new RegExp(`guild ${flaky}.*next start`));
+    // The next start empties it.
+    expect(await registerCommands({ rest, applicationId: app, state })).toMatchObject({ registered: false, cleared: [flaky] });
+  });
+
   it('refuses definitions that break the limits without calling Discord', async () => {
     const before = fake.calls.length;
     const broken = commandDefinitions().map((d) => ({ ...d, description: '' }));
