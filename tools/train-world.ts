@@ -21,13 +21,15 @@
  *   --check-quality           only run the quality check of a trained model again (with
  *                             the saved classifier) and update <out>/world.json
  *   --guidance G              guidance of the quality check (default 7.5)
+ *   --classifier-breakdown N  only print the saved classifier's class accuracy per style
+ *                             and class on N fresh renders of the world and of the base split
  */
 import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from '../src/cli/args.ts';
 import { readFile, writeFile } from 'node:fs/promises';
 import { Classifier } from '../src/engine/train/classifier.ts';
-import { checkQuality, cleanTrainingFiles, refineClassifier, trainWorld, type WorldReport } from '../src/world/train.ts';
+import { checkQuality, classifierBreakdown, cleanTrainingFiles, refineClassifier, trainWorld, type WorldReport } from '../src/world/train.ts';
 
 const { flags } = parseArgs(process.argv.slice(2), {
   out: { type: 'string' },
@@ -45,6 +47,7 @@ const { flags } = parseArgs(process.argv.slice(2), {
   guidance: { type: 'number' },
   from: { type: 'number' },
   'check-quality': { type: 'boolean' },
+  'classifier-breakdown': { type: 'number' },
 });
 const out = String(flags.out ?? 'models/world');
 const quick = flags.quick === true;
@@ -52,6 +55,18 @@ const num = (k: string, full: number, small: number) => (typeof flags[k] === 'nu
 if (typeof flags['refine-classifier'] === 'number') {
   const t = performance.now();
   await refineClassifier({ out, steps: flags['refine-classifier'], from: typeof flags.from === 'number' ? flags.from : 1500, log: (l) => console.log(`[${((performance.now() - t) / 60000).toFixed(1)} min] ${l}`) });
+  process.exit(0);
+}
+if (typeof flags['classifier-breakdown'] === 'number') {
+  const classifier = await Classifier.load(join(out, 'classifier'));
+  const b = await classifierBreakdown(classifier, typeof flags.seed === 'number' ? flags.seed : 1, flags['classifier-breakdown']);
+  await classifier.close();
+  const pct = (r: Record<string, number>) => Object.entries(r).map(([k, v]) => `${k} ${(v * 100).toFixed(0)}%`).join(', ');
+  for (const [name, r] of [['whole world', b.world], ['base split', b.baseSplit]] as const) {
+    console.log(`${name}: class right ${(r.overall * 100).toFixed(1)}%`);
+    console.log(`  per style: ${pct(r.perStyle)}`);
+    console.log(`  per class: ${pct(r.perClass)}`);
+  }
   process.exit(0);
 }
 if (flags['check-quality'] === true) {

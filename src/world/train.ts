@@ -361,6 +361,41 @@ export async function refineClassifier(o: { out: string; seed?: number; steps: n
   return { accuracy, accuracyBlurred, seconds };
 }
 
+export interface ClassBreakdown {
+  /** Class accuracy over all images of the split. */
+  overall: number;
+  perStyle: Record<string, number>;
+  perClass: Record<string, number>;
+}
+
+/**
+ * How well the classifier's class head does on real renders, per style and per class,
+ * on the classifier's own distribution (every style, context and class) and on the
+ * base split (what the bundled model learns to draw): the ceiling of the class number
+ * that `checkQuality` can show.
+ */
+export async function classifierBreakdown(c: Classifier, seed: number, n: number): Promise<{ world: ClassBreakdown; baseSplit: ClassBreakdown }> {
+  const measure = async (scenes: Scene[]): Promise<ClassBreakdown> => {
+    const preds = await c.classify(await renderScenes(scenes, WORLD_SIZE));
+    const right = scenes.map((s, i) => argmax(preds[i]!.class!) === sceneLabels(s).class);
+    const share = (key: (s: Scene) => string) => {
+      const m = new Map<string, [number, number]>();
+      scenes.forEach((s, i) => {
+        const e = m.get(key(s)) ?? [0, 0];
+        e[0] += right[i] ? 1 : 0;
+        e[1] += 1;
+        m.set(key(s), e);
+      });
+      return Object.fromEntries([...m].sort(([a], [b]) => a.localeCompare(b)).map(([k, [a, t]]) => [k, a / t]));
+    };
+    return { overall: right.filter(Boolean).length / scenes.length, perStyle: share((s) => s.styleId), perClass: share((s) => s.classId) };
+  };
+  return {
+    world: await measure(Array.from({ length: n }, (_, i) => classifierScene(deriveSeed(seed + 104729, `breakdown-world:${i}`)))),
+    baseSplit: await measure(Array.from({ length: n }, (_, i) => sampleBaseScene(deriveSeed(seed + 104729, `breakdown-base:${i}`)))),
+  };
+}
+
 /** Generate from every held-out combination's caption, classify, and draw a grid. */
 export async function checkQuality(o: Pick<WorldTrainOptions, 'out' | 'evalPerCombo' | 'evalSteps' | 'evalGuidance' | 'gridPath'>, classifier: Classifier, seed: number, log: (l: string) => void): Promise<QualityReport> {
   const t0 = performance.now();

@@ -2,7 +2,8 @@
  * trainWorld (src/world/train.ts) end to end at a tiny size: datasets rendered and
  * cached, the classifier, the VAE, the text encoder + UNet, the quality check and
  * world.json; the result is a model folder the engine loads and renders with; a
- * second call resumes (nothing retrained).
+ * second call resumes (nothing retrained). classifierBreakdown on the bundled
+ * classifier: per-style and per-class shares consistent with the overall number.
  */
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
@@ -10,7 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DiffusionPipeline } from '../../src/engine/pipeline/text-to-image.ts';
-import { trainWorld, type WorldReport } from '../../src/world/train.ts';
+import { Classifier } from '../../src/engine/train/classifier.ts';
+import { BUNDLED_WORLD_MODEL } from '../../src/config.ts';
+import { BASE_STYLES } from '../../src/world/split.ts';
+import { classifierBreakdown, trainWorld, type WorldReport } from '../../src/world/train.ts';
 
 const QUICK = {
   seed: 3,
@@ -63,4 +67,35 @@ describe('trainWorld (tiny)', () => {
     // Nothing was trained again: every weight file is byte for byte the same.
     expect(await digest()).toEqual(before);
   }, 240_000);
+});
+
+describe('classifierBreakdown', () => {
+  it('gives per-style and per-class class accuracy on the whole world and on the base split', async () => {
+    const c = await Classifier.load(join(BUNDLED_WORLD_MODEL, 'classifier'));
+    try {
+      const n = 40;
+      const b = await classifierBreakdown(c, 1, n);
+      for (const r of [b.world, b.baseSplit]) {
+        expect(r.overall).toBeGreaterThanOrEqual(0);
+        expect(r.overall).toBeLessThanOrEqual(1);
+        // The overall share is a weighted mean of the per-key shares.
+        for (const per of [r.perClass, r.perStyle]) {
+          const v = Object.values(per);
+          expect(v.length).toBeGreaterThan(1);
+          expect(r.overall).toBeGreaterThanOrEqual(Math.min(...v));
+          expect(r.overall).toBeLessThanOrEqual(Math.max(...v));
+        }
+      }
+      // The base split only has the generic styles.
+      const base = new Set(BASE_STYLES.map((s) => s.id));
+      expect(Object.keys(b.baseSplit.perStyle).every((k) => base.has(k))).toBe(true);
+      expect(Object.keys(b.world.perStyle).some((k) => !base.has(k))).toBe(true);
+      // The bundled classifier is far better than chance (1/8) on real renders.
+      expect(b.world.overall).toBeGreaterThan(0.3);
+      // Deterministic.
+      expect(await classifierBreakdown(c, 1, n)).toEqual(b);
+    } finally {
+      await c.close();
+    }
+  }, 120_000);
 });
