@@ -108,13 +108,7 @@ export async function seedBank(bank: Bank, dir: string, opts: { force?: boolean;
       });
     } catch (err) {
       // The old version comes back rather than leaving the name empty.
-      if (replacing) {
-        await bank.db
-          .update(loras)
-          .set({ status: 'active', statusReason: null, updatedAt: sql`now()` })
-          .where(eq(loras.id, replacing.id))
-          .catch((restoreErr: unknown) => opts.log?.(`could not restore the previous "${e.name}": ${restoreErr instanceof Error ? restoreErr.message : String(restoreErr)}`));
-      }
+      if (replacing) await restore(bank, replacing.id, e.name, opts.log);
       // Removed by a moderator (same tensors), or the name taken meanwhile: leave it so.
       if (isZipbankError(err) && (err.code === 'bank.duplicate-removed' || err.code === 'bank.name-taken')) {
         present.push(e.name);
@@ -123,7 +117,8 @@ export async function seedBank(bank: Bank, dir: string, opts: { force?: boolean;
       }
       throw err;
     }
-    // The same tensors under another name: the bank keeps the first entry.
+    // The same tensors under another name: the bank keeps the first entry (and a replaced seeded entry comes back).
+    if (r.duplicate && replacing) await restore(bank, replacing.id, e.name, opts.log);
     if (r.duplicate) present.push(e.name);
     else (replacing ? updated : added).push(e.name);
     opts.log?.(`${replacing ? 'updated' : 'seeded'} ${e.kind} "${e.name}"${r.duplicate ? ` (already in the bank as "${r.lora.name}")` : ''}`);
@@ -139,4 +134,12 @@ async function removedByOthers(bank: Bank, name: string, seedKey: string): Promi
     .from(loras)
     .where(and(eq(loras.name, name), eq(loras.status, 'removed'), eq(loras.uploaderPlatform, SEED_ACTOR.platform), eq(loras.uploaderId, SEED_ACTOR.userId)));
   return rows.some((r) => !(r.reason ?? '').startsWith(`${seedKey}:`));
+}
+
+async function restore(bank: Bank, id: string, name: string, log?: (line: string) => void): Promise<void> {
+  await bank.db
+    .update(loras)
+    .set({ status: 'active', statusReason: null, updatedAt: sql`now()` })
+    .where(eq(loras.id, id))
+    .catch((err: unknown) => log?.(`could not restore the previous "${name}": ${err instanceof Error ? err.message : String(err)}`));
 }

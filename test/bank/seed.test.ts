@@ -85,6 +85,21 @@ describe('seedBank', () => {
     expect((await t.bank.find('corgi'))!.uploaderId).toBe('u1');
   });
 
+  it('keeps the old seeded entry when its replacement duplicates another LoRA', async () => {
+    const d2 = await mkdtemp(join(tmpdir(), 'zb-seed-2-'));
+    await writeLora(join(d2, 'pot.safetensors'), randomLora({ family: 'world', rank: 2, seed: 40 }), 'kohya');
+    const m = { model: 'world', loras: [{ name: 'pot', kind: 'subject', file: 'pot.safetensors' }] };
+    await writeFile(join(d2, 'manifest.json'), JSON.stringify(m));
+    expect((await seedBank(t.bank, d2)).added).toEqual(['pot']);
+    const before = (await t.bank.find('pot'))!;
+    // The "retrained" file holds the same tensors as the user's live corgi.
+    await writeFile(join(d2, 'pot.safetensors'), await (await import('node:fs/promises')).readFile(join(dir, 'mine.safetensors')));
+    await writeFile(join(d2, 'manifest.json'), JSON.stringify({ ...m, createdAt: 'later' }));
+    expect(await seedBank(t.bank, d2)).toMatchObject({ added: [], updated: [], present: ['pot'] });
+    expect((await t.bank.find('pot'))?.id).toBe(before.id);
+    await rm(d2, { recursive: true, force: true });
+  });
+
   it('refuses a missing folder, a broken manifest and a missing file with what to do', async () => {
     const err = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e);
     const missing = await err(seedBank(t.bank, join(dir, 'nope')));
