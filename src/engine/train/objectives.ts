@@ -49,9 +49,9 @@ export interface VaeObjectiveOptions {
   klWeight?: number;
   /**
    * Weight of an extra squared error on the two chroma axes (G - (R+B)/2 and B - R).
-   * Default 0. Without it the KL term lets the encoder drop the green-magenta axis: the
-   * first world VAE kept luminance (linear R² 0.97 from its latents) and blue-orange, but
-   * green-magenta only at R² 0.13, so every render came out blue and orange.
+   * Default 0. It weights colour errors above the plain L2 + L1 when a VAE's colours
+   * matter more than its detail. (It did not fix the first world VAE's lost colours:
+   * their cause was one channel per GroupNorm group, an instance norm, in the preset.)
    */
   chromaWeight?: number;
 }
