@@ -36,6 +36,17 @@ describe('Discord bot', () => {
     await rig?.close();
   });
 
+  /** A /zip by Ann with the engine held, once it shows it is zipping (so it can be cancelled). */
+  async function heldZip(prompt: string): Promise<FakeMessage> {
+    rig.hold();
+    const ix = rig.fake.command({ name: 'zip', options: { subject: 'cat', style: 'flower', prompt }, user: ANN });
+    const m = await rig.fake.waitFor(() => {
+      const x = rig.fake.original(ix);
+      return x && /zipping .* 2\/2/.test(x.content) && x;
+    }, 10_000, 'zipping');
+    return m;
+  }
+
   it('connects with the Guilds intent only and registers the commands for the dev guild', () => {
     const identify = rig.fake.gatewayLog.find((e) => e.type === 'identify')!;
     expect(identify).toMatchObject({ intents: 1, shard: [0, 1] });
@@ -196,12 +207,7 @@ describe('Discord bot', () => {
 
   it('lets the requester or a member with Manage Messages cancel, and refuses others in private', async () => {
     const { fake } = rig;
-    rig.hold();
-    const ix = fake.command({ name: 'zip', options: { subject: 'cat', style: 'flower', prompt: 'to cancel' }, user: ANN });
-    const m = await fake.waitFor(() => {
-      const x = fake.original(ix);
-      return x && /zipping .* 2\/2/.test(x.content) && x;
-    }, 10_000, 'zipping');
+    const m = await heldZip('to cancel');
     const cancel = buttonId(m.components, 'Cancel');
     const bob = fake.click(m.id, cancel, { user: BOB });
     await fake.waitFor(() => bob.callbacks.length > 0, 5000, 'a response');
@@ -255,12 +261,7 @@ describe('Discord bot', () => {
     await t.bank.db.update(communities).set({ moderatorRoleIds: ['555000000000000001', ROLE] }).where(eq(communities.id, `discord:${guild.id}`));
     // The role was never announced on the gateway: the client's guild cache does not know it.
     expect(bot.client!.client.guilds.cache.get(guild.id)!.roles.cache.has(ROLE)).toBe(false);
-    rig.hold();
-    const ix = fake.command({ name: 'zip', options: { subject: 'cat', style: 'flower', prompt: 'cancelled by role' }, user: ANN });
-    const m = await fake.waitFor(() => {
-      const x = fake.original(ix);
-      return x && /zipping .* 2\/2/.test(x.content) && x;
-    }, 10_000, 'zipping');
+    const m = await heldZip('cancelled by role');
     const sam = fake.click(m.id, buttonId(m.components, 'Cancel'), { user: { id: '100000000000000005', username: 'sam', roles: [ROLE] } });
     await fake.waitFor(() => sam.callbacks.length > 0, 5000, 'a response');
     expect(sam.callbacks.map((c) => c.type)).toEqual([7]);
