@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# npm run bench:gpu:bundle [-- OUT_DIR]
+# npm run bench:gpu:bundle [-- OUT_DIR] [--world-model DIR]
 #
 # Prepares what bench/gpu.sh needs on an offline GPU machine that may have no Node,
 # in a git-ignored folder (default .bench/gpu/):
@@ -9,13 +9,25 @@
 #                     and onnxruntime-common, node (this machine's Node binary),
 #                     vulkan/libvulkan.so.1* (Debian's libvulkan1, when apt-get can
 #                     download it here)
+#                     app/train-world.mjs (tools/train-world.ts) with sharp and its
+#                     libvips, and with --world-model DIR model/: that world model
+#                     packed by tools/world-device.ts (float16, used token rows only),
+#                     for bench/gpu-train.sh
 #   gpu.sh            a copy of bench/gpu.sh, so the folder alone is enough
 #   MANIFEST          versions and sha256 of the archive
 # Binaries only ever live in that folder; never commit them.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-out=${1:-$repo/.bench/gpu}
+out=
+world_model=
+while [ $# -gt 0 ]; do
+  case $1 in
+    --world-model) world_model=${2:?--world-model needs a folder}; shift 2 ;;
+    *) out=$1; shift ;;
+  esac
+done
+out=${out:-$repo/.bench/gpu}
 stage=$(mktemp -d "${TMPDIR:-/tmp}/zipbank-gpu-bundle.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 say() { printf '%s\n' "$*"; }
@@ -31,6 +43,15 @@ esbuild=node_modules/.bin/esbuild
   --banner:js="import { createRequire as __zbCreateRequire } from 'node:module'; const require = __zbCreateRequire(import.meta.url);"
 # clip-vocab.ts finds the shipped vocabulary next to itself (import.meta.url): in the bundle, next to gpu.mjs.
 cp -r src/engine/pipeline/tokenizer/clip-vocab "$stage/app/clip-vocab"
+"$esbuild" tools/train-world.ts --bundle --platform=node --format=esm --target=node20 \
+  --outfile="$stage/app/train-world.mjs" --external:onnxruntime-node --external:sharp --log-level=warning \
+  --banner:js="import { createRequire as __zbCreateRequire } from 'node:module'; const require = __zbCreateRequire(import.meta.url);"
+# sharp (the world's renderer) and what it loads: its Linux x64 binding and libvips.
+for p in sharp @img/colour @img/sharp-linux-x64 @img/sharp-libvips-linux-x64 detect-libc semver; do
+  [ -d "node_modules/$p" ] || { say "node_modules/$p is missing: run npm ci"; exit 1; }
+  mkdir -p "$stage/app/node_modules/$(dirname "$p")"
+  cp -r "node_modules/$p" "$stage/app/node_modules/$p"
+done
 
 say "2/5 onnxruntime-node $(node -p "require('./node_modules/onnxruntime-node/package.json').version") (native: linux/x64)"
 ort=node_modules/onnxruntime-node
@@ -63,7 +84,12 @@ say "    $vulkan_note"
 
 say "5/5 packing (xz)"
 rm -f "$out/gpu-bench.tar.xz"
-XZ_OPT=${XZ_OPT:--T0 -6} tar -C "$stage" -cJf "$out/gpu-bench.tar.xz" app node vulkan
+parts=(app node vulkan)
+if [ -n "$world_model" ]; then
+  node bin/run-ts.js tools/world-device.ts pack --model "$world_model" "$stage/model"
+  parts+=(model)
+fi
+XZ_OPT=${XZ_OPT:--T0 -6} tar -C "$stage" -cJf "$out/gpu-bench.tar.xz" "${parts[@]}"
 cp bench/gpu.sh "$out/gpu.sh"
 chmod +x "$out/gpu.sh"
 {
@@ -71,6 +97,7 @@ chmod +x "$out/gpu.sh"
   echo "node $(node --version)"
   echo "onnxruntime-node $(node -p "require('./node_modules/onnxruntime-node/package.json').version")"
   echo "libvulkan1: $vulkan_note"
+  if [ -n "$world_model" ]; then echo "world model: $world_model ($(git log -1 --format=%h -- "$world_model" 2>/dev/null || echo '?'))"; fi
   echo "sha256 $(sha256sum "$out/gpu-bench.tar.xz" | cut -d' ' -f1)  gpu-bench.tar.xz"
 } >"$out/MANIFEST"
 say "wrote $out: $(du -h "$out/gpu-bench.tar.xz" | cut -f1) gpu-bench.tar.xz, gpu.sh, MANIFEST"

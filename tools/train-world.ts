@@ -23,13 +23,24 @@
  *   --guidance G              guidance of the quality check (default 7.5)
  *   --classifier-breakdown N  only print the saved classifier's class accuracy per style
  *                             and class on N fresh renders of the world and of the base split
+ *   --retrain-classifier      only train a new classifier from scratch (replaces the saved
+ *                             one once measured), with --classifier-steps/-batch/-images and
+ *                             --classifier-depth N (layers per stage, default 1),
+ *                             --classifier-channels 32,64,... and --budget-minutes M
+ *   --more-denoiser           only train the text encoder + UNet further from the folder's
+ *                             weights (fresh optimiser, own warm-up and cosine), with
+ *                             --denoiser-steps/-batch, --denoiser-lr, --base-images and
+ *                             --budget-minutes M; appended to world.json's base.continued
+ *   --budget-minutes M        wall-clock budget of those training loops
+ *   --device D                auto | cuda | webgpu | cpu (sets ZIPBANK_DEVICE)
+ * After --retrain-classifier or --more-denoiser, run --check-quality for new numbers.
  */
 import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from '../src/cli/args.ts';
 import { readFile, writeFile } from 'node:fs/promises';
 import { Classifier } from '../src/engine/train/classifier.ts';
-import { checkQuality, classifierBreakdown, cleanTrainingFiles, refineClassifier, trainWorld, type WorldReport } from '../src/world/train.ts';
+import { checkQuality, classifierBreakdown, cleanTrainingFiles, continueDenoiser, refineClassifier, retrainClassifier, trainWorld, type WorldReport } from '../src/world/train.ts';
 
 const { flags } = parseArgs(process.argv.slice(2), {
   out: { type: 'string' },
@@ -48,13 +59,47 @@ const { flags } = parseArgs(process.argv.slice(2), {
   from: { type: 'number' },
   'check-quality': { type: 'boolean' },
   'classifier-breakdown': { type: 'number' },
+  'retrain-classifier': { type: 'boolean' },
+  'more-denoiser': { type: 'boolean' },
+  'budget-minutes': { type: 'number' },
+  'denoiser-lr': { type: 'number' },
+  'classifier-batch': { type: 'number' },
+  'classifier-depth': { type: 'number' },
+  'classifier-channels': { type: 'string' },
+  device: { type: 'string' },
 });
+if (typeof flags.device === 'string') process.env.ZIPBANK_DEVICE = flags.device;
 const out = String(flags.out ?? 'models/world');
 const quick = flags.quick === true;
 const num = (k: string, full: number, small: number) => (typeof flags[k] === 'number' ? (flags[k] as number) : quick ? small : full);
 if (typeof flags['refine-classifier'] === 'number') {
   const t = performance.now();
   await refineClassifier({ out, steps: flags['refine-classifier'], from: typeof flags.from === 'number' ? flags.from : 1500, log: (l) => console.log(`[${((performance.now() - t) / 60000).toFixed(1)} min] ${l}`) });
+  process.exit(0);
+}
+const budget = typeof flags['budget-minutes'] === 'number' ? { budgetSeconds: flags['budget-minutes'] * 60 } : {};
+const opt = <T>(k: string, key: string): Record<string, T> => (flags[k] !== undefined ? { [key]: flags[k] as T } : {});
+if (flags['retrain-classifier'] === true || flags['more-denoiser'] === true) {
+  const t = performance.now();
+  const log = (l: string) => console.log(`[${((performance.now() - t) / 60000).toFixed(1)} min] ${l}`);
+  const seed = typeof flags.seed === 'number' ? flags.seed : 1;
+  if (flags['retrain-classifier'] === true) {
+    const channels = typeof flags['classifier-channels'] === 'string' ? flags['classifier-channels'].split(',').map(Number) : undefined;
+    if (channels && (channels.length < 2 || channels.some((c) => !Number.isInteger(c) || c < 8 || c % 8 !== 0))) {
+      console.error(`--classifier-channels ${flags['classifier-channels']}: give 2 or more multiples of 8, e.g. 32,64,128,128,256`);
+      process.exit(2);
+    }
+    const r = await retrainClassifier({ out, seed, ...budget, ...opt('classifier-steps', 'steps'), ...opt('classifier-batch', 'batch'), ...opt('classifier-images', 'images'), ...opt('classifier-depth', 'depth'), ...(channels ? { channels } : {}), log });
+    console.log(`RESULT classifier ${JSON.stringify(r)}`);
+  }
+  if (flags['more-denoiser'] === true) {
+    if (flags['denoiser-steps'] === undefined && flags['budget-minutes'] === undefined) {
+      console.error('--more-denoiser: give --denoiser-steps N, --budget-minutes M, or both');
+      process.exit(2);
+    }
+    const r = await continueDenoiser({ out, seed, ...budget, ...opt('denoiser-steps', 'steps'), ...opt('denoiser-batch', 'batch'), ...opt('denoiser-lr', 'lr'), ...opt('base-images', 'images'), log });
+    console.log(`RESULT denoiser ${JSON.stringify(r)}`);
+  }
   process.exit(0);
 }
 if (typeof flags['classifier-breakdown'] === 'number') {

@@ -21,13 +21,15 @@
  *   report.quality.classAccuracy;   // on held-out caption combinations
  */
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { composeGrid, type RawImage } from '../engine/image/index.ts';
 import { DiffusionPipeline } from '../engine/pipeline/text-to-image.ts';
 import { createRandom } from '../engine/pipeline/random.ts';
-import { learningRate, trainBaseModel, type BaseTrainReport, type TrainProgress } from '../engine/train/base-model.ts';
+import { budgetedTotal, learningRate, trainBaseModel, type BaseTrainReport, type PhaseReport, type TrainProgress } from '../engine/train/base-model.ts';
 import { Classifier, ClassifierTrainer, argmax, type ClassifierSpec, type Labels } from '../engine/train/classifier.ts';
 import { loadCheckpoint, saveCheckpoint } from '../engine/train/checkpoint.ts';
+import { defaultProvider } from '../engine/runtime/index.ts';
 import { CLASSES, CONTEXTS, INSTANCES, STYLES } from './catalog.ts';
 import { renderScenes } from './render.ts';
 import { captionOf, sampleScene, type Scene } from './scene.ts';
@@ -86,8 +88,16 @@ export interface WorldReport {
   createdAt: string;
   machine: string;
   datasets: { baseImages: number; classifierImages: number; renderSeconds: number };
-  classifier: { steps: number; seconds: number; testImages: number; accuracy: HeadAccuracy; accuracyBlurred: HeadAccuracy };
-  base: BaseTrainReport & { seconds: number };
+  classifier: {
+    steps: number;
+    seconds: number;
+    testImages: number;
+    accuracy: HeadAccuracy;
+    accuracyBlurred: HeadAccuracy;
+    /** Set when the classifier was retrained (`retrainClassifier`). */
+    retrained?: { images: number; batch: number; channels: number[]; depth: number; provider: string; machine: string };
+  };
+  base: BaseTrainReport & { seconds: number; continued?: ContinuedRun[] };
   quality?: QualityReport;
 }
 
@@ -143,7 +153,7 @@ async function renderCached(file: string, scenes: () => Scene[], meta: (s: Scene
   const pixels = new Uint8Array(list.length * per);
   const chunk = 500;
   for (let k = 0; k < list.length; k += chunk) {
-    const imgs = await renderScenes(list.slice(k, k + chunk), WORLD_SIZE);
+    const imgs = await renderScenes(list.slice(k, k + chunk), WORLD_SIZE, Math.max(2, availableParallelism()));
     imgs.forEach((im, i) => pixels.set(im.data, (k + i) * per));
     log(`  rendered ${Math.min(k + chunk, list.length)}/${list.length}`);
   }
@@ -337,7 +347,7 @@ export async function refineClassifier(o: { out: string; seed?: number; steps: n
   await loaded.close();
   const B = o.batch ?? 64;
   const lr = o.lr ?? 1e-3;
-  const trainer = await ClassifierTrainer.create(classifierSpec(), { batch: B, lr, seed, weights });
+  const trainer = await ClassifierTrainer.create(loaded.spec, { batch: B, lr, seed, weights });
   const labels = cls.meta as Labels[];
   for (let s = 0; s < o.steps; s++) {
     const r = createRandom(deriveSeed(seed, `cls-step:${o.from + s}`));
@@ -359,6 +369,208 @@ export async function refineClassifier(o: { out: string; seed?: number; steps: n
     await writeFile(reportPath, `${JSON.stringify(previous, null, 2)}\n`);
   }
   return { accuracy, accuracyBlurred, seconds };
+}
+
+/** One round of `continueDenoiser`, as world.json keeps it. */
+export interface ContinuedRun {
+  steps: number;
+  batch: number;
+  lr: number;
+  images: number;
+  seconds: number;
+  firstLoss: number;
+  finalLoss: number;
+  provider: string;
+  machine: string;
+  at: string;
+}
+
+function machineName(): string {
+  return `${cpus().length} cores, ${cpus()[0]?.model ?? 'cpu'}`;
+}
+
+async function providerName(): Promise<string> {
+  return (await defaultProvider()).provider;
+}
+
+export interface RetrainClassifierOptions {
+  out: string;
+  seed?: number;
+  /** Training renders (cached in <out>/.train). Default 16000. */
+  images?: number;
+  /** Steps at most. Default 1500, or 1e6 with a budget. */
+  steps?: number;
+  /** Wall-clock budget of the training loop, seconds (the schedule ends where it runs out). */
+  budgetSeconds?: number;
+  batch?: number;
+  lr?: number;
+  channels?: number[];
+  depth?: number;
+  testImages?: number;
+  log?: (l: string) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * A new measuring classifier from scratch (e.g. deeper, on more renders, on a GPU),
+ * replacing <out>/classifier only once it is trained and measured; world.json's
+ * classifier entry is updated. Quality numbers measured with the old classifier are
+ * stale afterwards: run `checkQuality` again.
+ */
+export async function retrainClassifier(o: RetrainClassifierOptions): Promise<WorldReport['classifier']> {
+  const seed = o.seed ?? 1;
+  const log = o.log ?? (() => {});
+  const t0 = performance.now();
+  const work = join(o.out, '.train');
+  await mkdir(work, { recursive: true });
+  const nCls = o.images ?? 16000;
+  const cls = await renderCached(join(work, `classifier-${seed}-${nCls}.u8`), () => Array.from({ length: nCls }, (_, i) => classifierScene(deriveSeed(seed, `cls:${i}`))), (s) => sceneLabels(s), log);
+  const base = classifierSpec();
+  const spec: ClassifierSpec = { ...base, ...(o.channels ? { channels: o.channels } : {}), ...(o.depth ? { depth: o.depth } : {}) };
+  const B = o.batch ?? 64;
+  const lr = o.lr ?? 2e-3;
+  const maxSteps = o.steps ?? (o.budgetSeconds !== undefined ? 1_000_000 : 1500);
+  const warmup = 50;
+  const trainer = await ClassifierTrainer.create(spec, { batch: B, lr, seed });
+  const labels = cls.meta as Labels[];
+  const tTrain = performance.now();
+  let total = maxSteps;
+  let s = 0;
+  let recent: number[] = [];
+  try {
+    for (; s < total; s++) {
+      if (o.signal?.aborted) throw o.signal.reason ?? new Error('aborted');
+      const t = performance.now();
+      const r = createRandom(deriveSeed(seed, `cls-retrain:${s}`));
+      const idx = Array.from({ length: B }, () => Math.floor(r.uniform() * nCls) % nCls);
+      const res = await trainer.step(classifierBatch(cls.pixels, idx, r, 0.5), idx.map((i) => labels[i]!), learningRate(lr, s, total, warmup));
+      recent = [...recent.slice(-19), (performance.now() - t) / 1000];
+      if (o.budgetSeconds !== undefined) total = budgetedTotal(maxSteps, s + 1, (performance.now() - tTrain) / 1000, recent.reduce((a, b) => a + b, 0) / recent.length, o.budgetSeconds);
+      if ((s + 1) % 50 === 0 || s + 1 === total) log(`classifier ${s + 1}/${total} loss ${res.loss.toFixed(3)} acc ${Object.entries(res.accuracy).map(([k, v]) => `${k} ${(v * 100).toFixed(0)}%`).join(' ')} (${(recent.at(-1)! * 1000).toFixed(0)} ms/step)`);
+    }
+    const fresh = join(o.out, 'classifier.new');
+    await rm(fresh, { recursive: true, force: true });
+    await trainer.save(fresh);
+    await trainer.close();
+    const classifier = await Classifier.load(fresh);
+    const nTest = o.testImages ?? 1200;
+    const { accuracy, accuracyBlurred } = await heldOutAccuracy(classifier, seed, nTest);
+    await classifier.close();
+    const clsDir = join(o.out, 'classifier');
+    await rm(`${clsDir}.old`, { recursive: true, force: true });
+    if (await exists(clsDir)) await rename(clsDir, `${clsDir}.old`);
+    await rename(fresh, clsDir);
+    await rm(`${clsDir}.old`, { recursive: true, force: true });
+    const entry: WorldReport['classifier'] = {
+      steps: s,
+      seconds: (performance.now() - t0) / 1000,
+      testImages: nTest,
+      accuracy,
+      accuracyBlurred,
+      retrained: { images: nCls, batch: B, channels: spec.channels ?? [32, 32, 64, 128, 128], depth: spec.depth ?? 1, provider: await providerName(), machine: machineName() },
+    };
+    log(`classifier (retrained, ${s} steps) held-out accuracy: ${fmtAcc(accuracy)}; blurred: ${fmtAcc(accuracyBlurred)}`);
+    const reportPath = join(o.out, 'world.json');
+    const previous = await readPrevious(reportPath);
+    if (previous) {
+      previous.classifier = entry;
+      await writeFile(reportPath, `${JSON.stringify(previous, null, 2)}
+`);
+    }
+    return entry;
+  } catch (e) {
+    await trainer.close().catch(() => {});
+    throw e;
+  }
+}
+
+export interface ContinueDenoiserOptions {
+  out: string;
+  seed?: number;
+  /** Base-split renders (cached in <out>/.train). Default 12000. */
+  images?: number;
+  /** Steps at most. Default 1e6 with a budget, else required. */
+  steps?: number;
+  budgetSeconds?: number;
+  batch?: number;
+  lr?: number;
+  warmup?: number;
+  log?: (l: string) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * More text encoder + UNet training of a trained world model, from the folder's
+ * exported (EMA) weights with a fresh optimiser and its own warm-up and cosine
+ * schedule, e.g. on a GPU machine within a time budget. Interrupted rounds resume
+ * (checkpoints in <out>/.train/more); a finished round writes the folder's weights,
+ * is appended to world.json's `base.continued`, and the next call starts a new round.
+ * The quality numbers are stale afterwards: run `checkQuality` again.
+ */
+export async function continueDenoiser(o: ContinueDenoiserOptions): Promise<BaseTrainReport> {
+  const seed = o.seed ?? 1;
+  const log = o.log ?? (() => {});
+  if (o.steps === undefined && o.budgetSeconds === undefined) throw new RangeError('continueDenoiser: give steps, a budget, or both');
+  const t0 = performance.now();
+  const work = join(o.out, '.train');
+  const more = join(work, 'more');
+  await mkdir(more, { recursive: true });
+  const nBase = o.images ?? 12000;
+  const base = await renderCached(
+    join(work, `base-${seed}-${nBase}.u8`),
+    () => Array.from({ length: nBase }, (_, i) => sampleBaseScene(deriveSeed(seed, `base:${i}`))),
+    (s, i) => captionOf(s, { color: (deriveSeed(seed, `color:${i}`) & 1) === 1 }),
+    log,
+  );
+  const statePath = join(more, 'state.json');
+  if (!(await exists(statePath))) {
+    const vae = JSON.parse(await readFile(join(o.out, 'vae', 'config.json'), 'utf8')) as { scaling_factor?: number };
+    if (typeof vae.scaling_factor !== 'number') throw new RangeError(`continueDenoiser: ${o.out}/vae/config.json has no scaling_factor: train the model first (npm run train:world)`);
+    await writeFile(statePath, JSON.stringify({ vaeDone: true, scalingFactor: vae.scaling_factor }));
+  }
+  const d = { steps: o.steps ?? 1_000_000, batch: o.batch ?? 32, lr: o.lr ?? 1e-3, warmup: o.warmup ?? 100, ...(o.budgetSeconds !== undefined ? { budgetSeconds: o.budgetSeconds } : {}) };
+  let last = 0;
+  const report = await trainBaseModel({
+    out: o.out,
+    preset: 'world',
+    workDir: more,
+    data: { size: WORLD_SIZE, count: nBase, pixels: base.pixels, captions: base.meta as string[] },
+    // Other batches than the first round's.
+    seed: deriveSeed(seed, 'denoiser-more') % 2 ** 31,
+    denoiser: d,
+    ...(o.signal ? { signal: o.signal } : {}),
+    onProgress: (p: TrainProgress) => {
+      const now = performance.now();
+      if (now - last < 15_000 && p.step !== p.total) return;
+      last = now;
+      log(`${p.phase} ${p.step}/${p.total}${p.loss !== undefined ? ` loss ${p.loss.toFixed(4)}` : ''}${p.secondsPerStep ? ` ${p.secondsPerStep.toFixed(3)} s/step` : ''}`);
+    },
+  });
+  if (!report.complete) return report;
+  const r = report.denoiser as PhaseReport;
+  const run: ContinuedRun = {
+    steps: r.steps + r.resumedFrom,
+    batch: d.batch,
+    lr: d.lr,
+    images: nBase,
+    seconds: (performance.now() - t0) / 1000,
+    firstLoss: r.firstLoss,
+    finalLoss: r.finalLoss,
+    provider: await providerName(),
+    machine: machineName(),
+    at: new Date().toISOString(),
+  };
+  log(`text encoder + UNet: ${run.steps} more steps of batch ${run.batch} in ${(run.seconds / 60).toFixed(1)} min on ${run.provider}; loss ${run.firstLoss.toFixed(4)} -> ${run.finalLoss.toFixed(4)}`);
+  const reportPath = join(o.out, 'world.json');
+  const previous = await readPrevious(reportPath);
+  if (previous) {
+    previous.base.continued = [...(previous.base.continued ?? []), run];
+    await writeFile(reportPath, `${JSON.stringify(previous, null, 2)}
+`);
+  }
+  // The next call starts a new round from the weights just written.
+  await rm(more, { recursive: true, force: true });
+  return report;
 }
 
 export interface ClassBreakdown {

@@ -14,7 +14,7 @@ import { DiffusionPipeline } from '../../src/engine/pipeline/text-to-image.ts';
 import { Classifier } from '../../src/engine/train/classifier.ts';
 import { BUNDLED_WORLD_MODEL } from '../../src/config.ts';
 import { BASE_STYLES } from '../../src/world/split.ts';
-import { classifierBreakdown, trainWorld, type WorldReport } from '../../src/world/train.ts';
+import { classifierBreakdown, continueDenoiser, retrainClassifier, trainWorld, type WorldReport } from '../../src/world/train.ts';
 
 const QUICK = {
   seed: 3,
@@ -66,7 +66,34 @@ describe('trainWorld (tiny)', () => {
     expect(r2.base.complete).toBe(true);
     // Nothing was trained again: every weight file is byte for byte the same.
     expect(await digest()).toEqual(before);
-  }, 240_000);
+
+    // More text encoder + UNet training from the exported weights: a round, recorded, then a fresh round.
+    const more = await continueDenoiser({ out, seed: 3, images: 48, steps: 3, batch: 2 });
+    expect(more.complete).toBe(true);
+    expect(more.vae).toBeUndefined();
+    expect(more.denoiser?.steps).toBe(3);
+    const afterMore = await digest();
+    expect(afterMore[0]).not.toBe(before[0]);
+    expect(afterMore[1]).toBe(before[1]);
+    await expect(stat(join(out, '.train', 'more'))).rejects.toThrow();
+    await continueDenoiser({ out, seed: 3, images: 48, steps: 2, batch: 2 });
+    const w1 = JSON.parse(await readFile(join(out, 'world.json'), 'utf8')) as WorldReport;
+    expect(w1.base.continued?.map((c) => c.steps)).toEqual([3, 2]);
+    expect(w1.base.continued?.[0]?.provider).toBe('cpu');
+    await expect(continueDenoiser({ out, images: 48 })).rejects.toThrow(/steps, a budget, or both/);
+
+    // A deeper classifier from scratch, time-boxed, replaces the old one once measured.
+    const cls = await retrainClassifier({ out, seed: 3, images: 48, budgetSeconds: 2, batch: 4, depth: 2, channels: [8, 8, 16, 16, 16], testImages: 16 });
+    expect(cls.steps).toBeGreaterThan(0);
+    expect(cls.retrained).toMatchObject({ images: 48, batch: 4, depth: 2, channels: [8, 8, 16, 16, 16] });
+    const loaded = await Classifier.load(join(out, 'classifier'));
+    expect(loaded.spec.depth).toBe(2);
+    await loaded.close();
+    await expect(stat(join(out, 'classifier.new'))).rejects.toThrow();
+    const w2 = JSON.parse(await readFile(join(out, 'world.json'), 'utf8')) as WorldReport;
+    expect(w2.classifier.retrained?.depth).toBe(2);
+    expect(w2.base.continued).toHaveLength(2);
+  }, 300_000);
 });
 
 describe('classifierBreakdown', () => {

@@ -44,6 +44,12 @@ export interface PhaseOptions {
   lr: number;
   /** Linear warm-up steps. */
   warmup?: number;
+  /**
+   * Wall-clock budget of this run of the phase, in seconds: after a few steps the
+   * phase measures its speed and ends its schedule (cosine included) at the step the
+   * budget reaches, at most `steps`. For time-boxed machines.
+   */
+  budgetSeconds?: number;
 }
 
 export interface BaseTrainOptions {
@@ -60,6 +66,8 @@ export interface BaseTrainOptions {
   signal?: AbortSignal;
   /** Stop a phase after this many steps in this call (the rest resumes later). For tests and time-boxed runs. */
   maxStepsThisRun?: number;
+  /** Checkpoints, latents and state. Default <out>/.train. */
+  workDir?: string;
 }
 
 export interface TrainProgress {
@@ -192,7 +200,7 @@ export async function trainBaseModel(o: BaseTrainOptions): Promise<BaseTrainRepo
   const presets = presetConfigs(o.preset);
   if (!presets.vae || !presets.textEncoder || presets.textEncoder2) throw new RangeError(`trainBaseModel: preset ${o.preset} is not a single-text-encoder (SD 1.x) pipeline`);
   const cfg = { unet: presets.unet, vae: presets.vae, textEncoder: presets.textEncoder };
-  const ckptDir = join(o.out, '.train');
+  const ckptDir = o.workDir ?? join(o.out, '.train');
   await mkdir(ckptDir, { recursive: true });
   if (!(await exists(join(o.out, 'model_index.json')))) {
     const tmp = `${o.out}.init`;
@@ -436,26 +444,29 @@ async function runPhase(
   const t0 = performance.now();
   const save = () => saveCheckpoint(ckpt, trainer.checkpoint({ phase }, hooks.extraCheckpoint?.()));
   let finished = true;
-  for (let step = start; step < p.steps; step++) {
+  // With a budget the schedule's length is re-estimated from the measured speed.
+  let total = p.steps;
+  for (let step = start; step < total; step++) {
     if (o.signal?.aborted || (o.maxStepsThisRun !== undefined && step - start >= o.maxStepsThisRun)) {
       finished = false;
       break;
     }
     const b = await batch(step);
     const feeds = 'feeds' in b ? (b.feeds as import('../runtime/index.ts').Feeds) : (b as import('../runtime/index.ts').Feeds);
-    const lr = learningRate(p.lr, step, p.steps, p.warmup ?? 0);
+    const lr = learningRate(p.lr, step, total, p.warmup ?? 0);
     const r = await trainer.compute(feeds);
     if (hooks.apply) hooks.apply(r.grads, r.outputs, 'ids' in b ? b.ids : undefined, lr);
     else trainer.apply(r.grads, lr);
     losses.push(r.loss);
     const sps = timer.tick();
-    o.onProgress?.({ phase, step: step + 1, total: p.steps, loss: r.loss, secondsPerStep: sps, etaSeconds: sps * (p.steps - step - 1) });
-    if ((step + 1) % every === 0 && step + 1 < p.steps) await save();
+    if (p.budgetSeconds !== undefined) total = budgetedTotal(p.steps, step + 1, (performance.now() - t0) / 1000, sps, p.budgetSeconds);
+    o.onProgress?.({ phase, step: step + 1, total, loss: r.loss, secondsPerStep: sps, etaSeconds: sps * (total - step - 1) });
+    if ((step + 1) % every === 0 && step + 1 < total) await save();
   }
   await save();
   const tail = losses.slice(-Math.max(1, Math.floor(losses.length / 10)));
   return {
-    finished: finished && trainer.updates >= p.steps,
+    finished: finished && trainer.updates >= total,
     report: {
       steps: losses.length,
       seconds: (performance.now() - t0) / 1000,
@@ -465,6 +476,18 @@ async function runPhase(
       resumedFrom: start,
     },
   };
+}
+
+/**
+ * The step a budgeted phase ends at, after `done` steps, `elapsed` seconds into this
+ * run at `secondsPerStep` (recent average): `done` plus the steps the rest of the
+ * budget holds, never more than `steps`; `done` once the budget is spent. Estimated
+ * again after every step, so the schedule follows the machine's real speed.
+ */
+export function budgetedTotal(steps: number, done: number, elapsed: number, secondsPerStep: number, budget: number): number {
+  if (elapsed >= budget) return done;
+  const left = Math.floor((budget - elapsed) / Math.max(secondsPerStep, 1e-6));
+  return Math.max(done, Math.min(steps, done + left));
 }
 
 async function encodeLatents(cfg: VaeConfig, w: Weights, o: BaseTrainOptions, per: number, file: string, report: BaseTrainReport): Promise<Float32Array> {

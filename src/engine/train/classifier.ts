@@ -45,6 +45,8 @@ export interface ClassifierSpec {
   heads: ClassifierHead[];
   /** Trunk: channels per stage; every stage after the first halves the resolution. Default [32, 32, 64, 128, 128]. */
   channels?: number[];
+  /** 3x3 conv + GroupNorm + ReLU layers per stage (the first one strides). Default 1. */
+  depth?: number;
 }
 
 const DEFAULT_CHANNELS = [32, 32, 64, 128, 128];
@@ -55,14 +57,29 @@ interface ParamShape {
   shape: number[];
 }
 
+/** Scope of layer `j` of stage `i` (layer 0 keeps the names of depth-1 classifiers). */
+function layerName(i: number, j: number): string {
+  return j === 0 ? `trunk.${i}` : `trunk.${i}.${j}`;
+}
+
+function depthOf(spec: ClassifierSpec): number {
+  const d = spec.depth ?? 1;
+  if (!Number.isInteger(d) || d < 1 || d > 8) throw new RangeError(`classifier: depth ${d} must be an integer from 1 to 8`);
+  return d;
+}
+
 function paramShapes(spec: ClassifierSpec): ParamShape[] {
   const ch = spec.channels ?? DEFAULT_CHANNELS;
+  const depth = depthOf(spec);
   const out: ParamShape[] = [];
   let prev = 3;
   ch.forEach((c, i) => {
-    out.push({ name: `trunk.${i}.conv.weight`, shape: [c, prev, 3, 3] }, { name: `trunk.${i}.conv.bias`, shape: [c] });
-    out.push({ name: `trunk.${i}.norm.weight`, shape: [c] }, { name: `trunk.${i}.norm.bias`, shape: [c] });
-    prev = c;
+    for (let j = 0; j < depth; j++) {
+      const n = layerName(i, j);
+      out.push({ name: `${n}.conv.weight`, shape: [c, prev, 3, 3] }, { name: `${n}.conv.bias`, shape: [c] });
+      out.push({ name: `${n}.norm.weight`, shape: [c] }, { name: `${n}.norm.bias`, shape: [c] });
+      prev = c;
+    }
   });
   for (const h of spec.heads) out.push({ name: `head.${h.name}.weight`, shape: [prev, h.labels.length] }, { name: `head.${h.name}.bias`, shape: [h.labels.length] });
   return out;
@@ -97,13 +114,16 @@ export function buildClassifierGraph(spec: ClassifierSpec, w: ReadonlyMap<string
   const g = new GraphBuilder('classifier', { weights: weightSource(spec, w) });
   const x = g.input('image', 'float32', [batch, 3, spec.size, spec.size]);
   const ch = spec.channels ?? DEFAULT_CHANNELS;
+  const depth = depthOf(spec);
   let h = x;
   ch.forEach((_, i) => {
-    h = g.scope(`trunk.${i}`, () => {
-      const c = g.scope('conv', () => conv(h, g.param('weight'), g.param('bias'), { pads: 1, strides: i === 0 ? 1 : 2 }));
-      const n = g.scope('norm', () => groupNorm(c, GROUPS, g.param('weight'), g.param('bias')));
-      return relu(n);
-    });
+    for (let j = 0; j < depth; j++) {
+      h = g.scope(layerName(i, j), () => {
+        const c = g.scope('conv', () => conv(h, g.param('weight'), g.param('bias'), { pads: 1, strides: i > 0 && j === 0 ? 2 : 1 }));
+        const n = g.scope('norm', () => groupNorm(c, GROUPS, g.param('weight'), g.param('bias')));
+        return relu(n);
+      });
+    }
   });
   const pooled = reduceMean(h, [2, 3], false);
   const logits = spec.heads.map((hd) => g.output(g.scope(`head.${hd.name}`, () => gemm(pooled, g.param('weight'), g.param('bias'))), `logits.${hd.name}`));
@@ -213,7 +233,7 @@ export async function saveClassifier(dir: string, spec: ClassifierSpec, w: Reado
   const file = join(dir, 'model.safetensors');
   await writeFile(`${file}.partial`, encodeSafetensors(tensors, { format: 'zipbank-classifier-1' }));
   await rename(`${file}.partial`, file);
-  await writeFile(join(dir, 'config.json'), `${JSON.stringify({ size: spec.size, channels: spec.channels ?? DEFAULT_CHANNELS, heads: spec.heads }, null, 2)}\n`);
+  await writeFile(join(dir, 'config.json'), `${JSON.stringify({ size: spec.size, channels: spec.channels ?? DEFAULT_CHANNELS, ...(depthOf(spec) > 1 ? { depth: depthOf(spec) } : {}), heads: spec.heads }, null, 2)}\n`);
 }
 
 export function argmax(v: ArrayLike<number>): number {

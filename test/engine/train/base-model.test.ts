@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DiffusionPipeline } from '../../../src/engine/pipeline/text-to-image.ts';
-import { learningRate, trainBaseModel, type ImageDataset } from '../../../src/engine/train/base-model.ts';
+import { budgetedTotal, learningRate, trainBaseModel, type ImageDataset } from '../../../src/engine/train/base-model.ts';
 import { SafetensorsFile } from '../../../src/engine/weights/safetensors.ts';
 
 function squares(n: number, s = 64): ImageDataset {
@@ -47,6 +47,17 @@ describe('learningRate', () => {
   });
 });
 
+describe('budgetedTotal', () => {
+  it('ends the schedule where the rest of the budget runs out, within [done, steps]', () => {
+    // 10 s spent of 60 at 0.5 s/step after 20 steps: 100 more.
+    expect(budgetedTotal(1000, 20, 10, 0.5, 60)).toBe(120);
+    expect(budgetedTotal(50, 20, 10, 0.5, 60)).toBe(50);
+    expect(budgetedTotal(1000, 20, 60, 0.5, 60)).toBe(20);
+    expect(budgetedTotal(1000, 20, 59.9, 0.5, 60)).toBe(20);
+    expect(budgetedTotal(1000, 20, 58, 0.5, 60)).toBe(24);
+  });
+});
+
 describe('trainBaseModel', () => {
   it('resumes a run cut short, finishes, and the folder renders', async () => {
     const out = join(await mkdtemp(join(tmpdir(), 'zipbank-base-')), 'model');
@@ -78,6 +89,31 @@ describe('trainBaseModel', () => {
     const r = await pipe.generate({ prompt: 'a red square', steps: 3, seed: 1, count: 1, width: 64, height: 64 });
     expect(r.images[0]!.width).toBe(64);
     await pipe.dispose();
+  }, 120_000);
+
+  it('a budgeted denoiser phase stops on time, in its own work folder, from the folder weights', async () => {
+    const out = join(await mkdtemp(join(tmpdir(), 'zipbank-base-')), 'model');
+    dirs.push(join(out, '..'));
+    const data = squares(16);
+    await trainBaseModel({ out, preset: 'world', data, seed: 3, vae: { steps: 2, batch: 2 }, denoiser: { steps: 2, batch: 2 } });
+    const work = join(out, '..', 'more');
+    const { writeFile, mkdir, readdir } = await import('node:fs/promises');
+    await mkdir(work);
+    const vaeCfg = JSON.parse(await readFile(join(out, 'vae', 'config.json'), 'utf8')) as { scaling_factor: number };
+    await writeFile(join(work, 'state.json'), JSON.stringify({ vaeDone: true, scalingFactor: vaeCfg.scaling_factor }));
+    const t0 = performance.now();
+    const r = await trainBaseModel({ out, preset: 'world', data, seed: 3, workDir: work, denoiser: { steps: 100_000, batch: 2, budgetSeconds: 4, warmup: 2 } });
+    const seconds = (performance.now() - t0) / 1000;
+    expect(r.complete).toBe(true);
+    expect(r.vae).toBeUndefined();
+    expect(r.denoiser!.steps).toBeGreaterThan(2);
+    expect(r.denoiser!.steps).toBeLessThan(100_000);
+    expect(r.denoiser!.resumedFrom).toBe(0);
+    expect(seconds).toBeLessThan(60);
+    expect((await readdir(work)).sort()).toEqual(['denoiser.ckpt.safetensors', 'latents.f32', 'state.json']);
+    const f = await SafetensorsFile.open(join(out, 'unet', 'diffusion_pytorch_model.safetensors'));
+    expect(f.metadata.steps).toBe(String(r.denoiser!.steps));
+    await f.close();
   }, 120_000);
 
   it('the VAE learns: its loss falls on the squares', async () => {

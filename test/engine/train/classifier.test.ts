@@ -73,6 +73,29 @@ describe('classifier', () => {
     await loaded.close();
   }, 120_000);
 
+  it('stacks `depth` layers per stage (the first keeps depth-1 names), trains, and saves the depth', async () => {
+    const deep = { ...spec, channels: [8, 16], depth: 2 };
+    const t = await ClassifierTrainer.create(deep, { batch: 8, lr: 3e-3, seed: 2 });
+    expect([...t.weights.keys()].filter((n) => n.endsWith('conv.weight'))).toEqual(['trunk.0.conv.weight', 'trunk.0.1.conv.weight', 'trunk.1.conv.weight', 'trunk.1.1.conv.weight']);
+    expect(t.weights.get('trunk.1.1.conv.weight')!.length).toBe(16 * 16 * 9);
+    const batch = Array.from({ length: 8 }, (_, i) => sample(500 + i));
+    const px = imagesToTensor(batch.map((b) => b.image), S);
+    const first = await t.step(px, batch.map((b) => b.labels));
+    let last = first;
+    for (let s = 0; s < 30; s++) last = await t.step(px, batch.map((b) => b.labels));
+    expect(last.loss).toBeLessThan(first.loss * 0.5);
+    const dir = await mkdtemp(join(tmpdir(), 'zipbank-cls-deep-'));
+    dirs.push(dir);
+    await t.save(dir);
+    const loaded = await Classifier.load(dir);
+    expect(loaded.spec.depth).toBe(2);
+    const direct = await Classifier.fromWeights(deep, t.weights);
+    const [a, b] = [await loaded.classify([batch[0]!.image]), await direct.classify([batch[0]!.image])];
+    expect(Array.from(a[0]!.shape!)).toEqual(Array.from(b[0]!.shape!));
+    await Promise.all([t.close(), loaded.close(), direct.close()]);
+    await expect(ClassifierTrainer.create({ ...spec, depth: 0 }, { batch: 1, lr: 1e-3, seed: 1 })).rejects.toThrow(/depth 0 must be an integer from 1 to 8/);
+  }, 60_000);
+
   it('refuses images of the wrong size and missing labels', async () => {
     expect(() => imagesToTensor([{ width: 8, height: 8, data: new Uint8Array(192) }], S)).toThrow(/8x8/);
     const t = await ClassifierTrainer.create(spec, { batch: 1, lr: 1e-3, seed: 1 });

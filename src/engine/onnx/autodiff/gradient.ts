@@ -121,7 +121,16 @@ export function buildGradientGraph(model: OnnxModel, o: GradientOptions): Gradie
     contributions.delete(name);
     if (list.length === 1) return list[0]!;
     const meta = info.get(name)!;
-    return g.op('Sum', list, {}, { name: 'grad/Sum', output: { shape: meta.shape } });
+    // A balanced tree of Adds, not one n-ary Sum: every provider has Add (onnxruntime's
+    // WebGPU provider has no Sum, and ran each one on the CPU with two copies).
+    let level = list;
+    while (level.length > 1) {
+      const next: Value[] = [];
+      for (let k = 0; k + 1 < level.length; k += 2) next.push(g.op('Add', [level[k]!, level[k + 1]!], {}, { name: 'grad/Sum', output: { shape: meta.shape } }));
+      if (level.length % 2 === 1) next.push(level.at(-1)!);
+      level = next;
+    }
+    return level[0]!;
   };
 
   contribute(o.loss, g.scope('grad', () => g.op('Expand', [g.scalar(1, lossInfo.dtype), g.ints(lossInfo.shape)], {}, { output: { shape: lossInfo.shape } })));
