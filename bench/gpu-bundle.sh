@@ -7,8 +7,9 @@
 #                     app/node_modules/onnxruntime-node (dist + this platform's native
 #                     libraries, the CUDA provider too if `npm run gpu:cuda` installed it)
 #                     and onnxruntime-common, node (this machine's Node binary),
-#                     vulkan/libvulkan.so.1* (Debian's libvulkan1, when apt-get can
-#                     download it here)
+#                     vulkan/ (Debian's libvulkan1, and libglvnd0, libglx0, libegl1:
+#                     NVIDIA's Vulkan driver library needs them; when apt-get can
+#                     download them here)
 #                     app/train-world.mjs (tools/train-world.ts) with sharp and its
 #                     libvips, and with --world-model DIR model/: that world model
 #                     packed by tools/world-device.ts (float16, used token rows only),
@@ -69,15 +70,14 @@ node_bin=$(node -p 'process.execPath')
 say "3/5 node $(node --version) from $node_bin"
 cp "$node_bin" "$stage/node"
 
-say "4/5 libvulkan1 (Vulkan loader for WebGPU)"
+say "4/5 libvulkan1 + libglvnd (Vulkan loader for WebGPU, and the GL dispatch libraries NVIDIA's Vulkan driver loads)"
 vulkan_note="not included (apt-get download libvulkan1 failed here): the GPU machine needs its own libvulkan.so.1"
 if command -v apt-get >/dev/null && command -v dpkg >/dev/null; then
-  if (cd "$stage" && apt-get download libvulkan1 >/dev/null 2>&1); then
-    deb=$(ls "$stage"/libvulkan1_*.deb)
-    dpkg -x "$deb" "$stage/deb"
-    cp -P "$stage"/deb/usr/lib/*/libvulkan.so.1* "$stage/vulkan/"
-    vulkan_note="$(basename "$deb")"
-    rm -rf "$stage/deb" "$deb"
+  if (cd "$stage" && apt-get download libvulkan1 libglvnd0 libglx0 libegl1 >/dev/null 2>&1); then
+    for deb in "$stage"/*.deb; do dpkg -x "$deb" "$stage/deb"; done
+    cp -P "$stage"/deb/usr/lib/*/lib*.so.* "$stage/vulkan/"
+    vulkan_note="$(cd "$stage" && ls ./*.deb | sed 's|^\./||' | tr '\n' ' ')"
+    rm -rf "$stage/deb" "$stage"/*.deb
   fi
 fi
 say "    $vulkan_note"
@@ -90,8 +90,8 @@ if [ -n "$world_model" ]; then
   parts+=(model)
 fi
 XZ_OPT=${XZ_OPT:--T0 -6} tar -C "$stage" -cJf "$out/gpu-bench.tar.xz" "${parts[@]}"
-cp bench/gpu.sh "$out/gpu.sh"
-chmod +x "$out/gpu.sh"
+cp bench/gpu.sh bench/gpu-vulkan.sh bench/gpu-train.sh "$out/"
+chmod +x "$out/gpu.sh" "$out/gpu-train.sh"
 {
   echo "built $(date -u +%Y-%m-%dT%H:%M:%SZ) from $(git rev-parse --short HEAD 2>/dev/null || echo '?') (working tree, uncommitted changes included)"
   echo "node $(node --version)"
@@ -100,4 +100,4 @@ chmod +x "$out/gpu.sh"
   if [ -n "$world_model" ]; then echo "world model: $world_model ($(git log -1 --format=%h -- "$world_model" 2>/dev/null || echo '?'))"; fi
   echo "sha256 $(sha256sum "$out/gpu-bench.tar.xz" | cut -d' ' -f1)  gpu-bench.tar.xz"
 } >"$out/MANIFEST"
-say "wrote $out: $(du -h "$out/gpu-bench.tar.xz" | cut -f1) gpu-bench.tar.xz, gpu.sh, MANIFEST"
+say "wrote $out: $(du -h "$out/gpu-bench.tar.xz" | cut -f1) gpu-bench.tar.xz, gpu.sh, gpu-vulkan.sh, gpu-train.sh, MANIFEST"

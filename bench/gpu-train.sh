@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # More training of the bundled world model on an offline GPU machine (docs/gpu.md).
 #
-#   bench/gpu-train.sh --out DIR [--bundle DIR] [--minutes M] [--device auto|webgpu|cpu]
+#   bench/gpu-train.sh --out DIR [--bundle DIR] [--minutes M] [--device webgpu|cpu|auto]
 #                      [--denoiser-batch N] [--denoiser-lr X] [--base-images N]
 #                      [--classifier-minutes M] [--classifier-depth N] [--classifier-channels a,b,..]
 #                      [--classifier-batch N] [--classifier-images N]
@@ -20,11 +20,14 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-bundle=${ZIPBANK_GPU_BUNDLE:-$here/../.bench/gpu}
+bundle=${ZIPBANK_GPU_BUNDLE:-}
+if [ -z "$bundle" ]; then
+  if [ -f "$here/gpu-bench.tar.xz" ]; then bundle=$here; else bundle=$here/../.bench/gpu; fi
+fi
 out=
 minutes=6
 cls_minutes=5.5
-device=auto
+device=webgpu
 den=(--denoiser-batch 256 --denoiser-lr 1e-3 --base-images 24000)
 cls=(--classifier-depth 2 --classifier-channels 32,64,128,256,256 --classifier-batch 128 --classifier-images 40000)
 while [ $# -gt 0 ]; do
@@ -56,16 +59,9 @@ command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,m
 echo "cpus: $(nproc)"
 
 # Vulkan for WebGPU (as bench/gpu.sh).
-if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1 ' && [ -e "$work/vulkan/libvulkan.so.1" ]; then
-  export LD_LIBRARY_PATH="$work/vulkan${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-  echo "vulkan: the bundled loader"
-fi
-if [ -z "${VK_DRIVER_FILES:-}${VK_ICD_FILENAMES:-}" ]; then
-  for icd in /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/local/nvidia/icd.d/nvidia_icd.json; do
-    if [ -f "$icd" ]; then export VK_DRIVER_FILES=$icd VK_ICD_FILENAMES=$icd; echo "vulkan: driver $icd"; break; fi
-  done
-fi
-for d in /usr/local/nvidia/lib64 /usr/local/nvidia/lib; do [ -d "$d" ] && export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d"; done
+# shellcheck source=bench/gpu-vulkan.sh
+. "$here/gpu-vulkan.sh"
+gpu_vulkan_setup "$work/vulkan"
 export UV_THREADPOOL_SIZE=$(nproc)
 
 cp -r "$work/model" "$work/den"

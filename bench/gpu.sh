@@ -79,31 +79,9 @@ fi
 
 stage=vulkan
 if [ "$device" = auto ] || [ "$device" = webgpu ]; then
-  if ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1 '; then
-    echo "vulkan: the system's loader ($(ldconfig -p | grep -m1 'libvulkan\.so\.1 ' | sed 's/.*=> //'))"
-  elif [ -e "$work/vulkan/libvulkan.so.1" ]; then
-    export LD_LIBRARY_PATH="$work/vulkan${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    echo "vulkan: the bundled loader (Debian libvulkan1)"
-  else
-    echo "vulkan: no libvulkan.so.1 on this system or in the bundle: WebGPU cannot start"
-  fi
-  if [ -z "${VK_DRIVER_FILES:-}${VK_ICD_FILENAMES:-}" ]; then
-    for icd in /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json /usr/local/share/vulkan/icd.d/nvidia_icd.json /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/local/nvidia/icd.d/nvidia_icd.json; do
-      if [ -f "$icd" ]; then
-        case $icd in
-          /usr/local/nvidia/*) export VK_DRIVER_FILES=$icd VK_ICD_FILENAMES=$icd; echo "vulkan: NVIDIA driver $icd (set VK_DRIVER_FILES)" ;;
-          *) echo "vulkan: NVIDIA driver $icd" ;;
-        esac
-        break
-      fi
-    done
-    [ -z "${VK_DRIVER_FILES:-}" ] && [ ! -f "${icd:-/nonexistent}" ] && echo "vulkan: no nvidia_icd.json found; set VK_DRIVER_FILES to the NVIDIA Vulkan driver's JSON if WebGPU finds no adapter"
-  else
-    echo "vulkan: driver from VK_DRIVER_FILES/VK_ICD_FILENAMES"
-  fi
-  for d in /usr/local/nvidia/lib64 /usr/local/nvidia/lib; do
-    [ -d "$d" ] && export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d"
-  done
+  # shellcheck source=bench/gpu-vulkan.sh
+  . "$here/gpu-vulkan.sh"
+  gpu_vulkan_setup "$work/vulkan"
 fi
 native=$work/app/node_modules/onnxruntime-node/bin/napi-v6/linux/x64
 if [ -f "$native/libonnxruntime_providers_cuda.so" ]; then

@@ -36,7 +36,8 @@
  * After --retrain-classifier or --more-denoiser, run --check-quality for new numbers.
  */
 import { copyFile, mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { BUNDLED_WORLD_MODEL } from '../src/config.ts';
 import { parseArgs } from '../src/cli/args.ts';
 import { readFile, writeFile } from 'node:fs/promises';
 import { Classifier } from '../src/engine/train/classifier.ts';
@@ -122,8 +123,11 @@ if (flags['check-quality'] === true) {
   const report = JSON.parse(await readFile(reportPath, 'utf8')) as WorldReport;
   report.quality = q;
   await writeFile(reportPath, `${JSON.stringify(report, null, 2)}\n`);
-  await mkdir('docs/world', { recursive: true });
-  await copyFile(join(out, 'samples.png'), 'docs/world/samples.png');
+  // docs/ shows the bundled model only, not a copy being tried out.
+  if (resolve(out) === resolve(BUNDLED_WORLD_MODEL)) {
+    await mkdir('docs/world', { recursive: true });
+    await copyFile(join(out, 'samples.png'), 'docs/world/samples.png');
+  }
   process.exit(0);
 }
 if (flags.fresh === true) await rm(out, { recursive: true, force: true });
@@ -155,7 +159,7 @@ console.log(`  text encoder + UNet: ${report.base.denoiser ? `${report.base.deno
 if (report.quality) {
   const q = report.quality;
   console.log(`  quality (${q.samples} samples, ${q.combos} held-out combinations, ${q.steps} steps, guidance ${q.guidance}): class ${(q.classAccuracy * 100).toFixed(1)}% (target 80), context ${(q.contextAccuracy * 100).toFixed(1)}% (target 80), style ${(q.styleAccuracy * 100).toFixed(1)}% (target 70)`);
-  if (!quick) {
+  if (!quick && resolve(out) === resolve(BUNDLED_WORLD_MODEL)) {
     await mkdir('docs/world', { recursive: true });
     await copyFile(join(out, 'samples.png'), 'docs/world/samples.png');
   }

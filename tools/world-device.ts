@@ -1,166 +1,22 @@
 /**
- * Moving the world model to a GPU machine for more training and back
- * (bench/gpu-train.sh runs the training there; docs/gpu.md):
+ * node bin/run-ts.js tools/world-device.ts pack [--model models/world] [--images 24000] DEST
+ * node bin/run-ts.js tools/world-device.ts merge [--model models/world] [--rows transport.json] RETURNED
  *
- *   node bin/run-ts.js tools/world-device.ts pack [--model models/world] [--images 24000] DEST
- *   node bin/run-ts.js tools/world-device.ts merge [--model models/world] RETURNED
- *
- * pack writes a small copy of the model folder: UNet and VAE weights as float16
- * (the training upcasts; the copy is a starting point, not the shipped model), and
- * the text encoder with only the token-embedding rows that the base split's captions
- * (for --images renders) use; the other rows are zeros, so they compress to nothing.
- * Their ids go to DEST/transport.json.
- *
- * merge takes what the GPU machine returned (RETURNED/unet.safetensors,
- * text_encoder.safetensors, classifier/, world-denoiser.json, world-classifier.json;
- * each optional) into the model folder: trained tensors as returned (float32); of the
- * token table only the packed rows (the others keep their float32 values); world.json
- * gets the returned `base.continued` rounds and the retrained classifier's entry.
- * Every tensor's name and shape is checked before anything is written.
+ * The world model to a GPU machine and back (src/world/device.ts, bench/gpu-train.sh).
  */
-import { copyFile, cp, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { parseArgs } from '../src/cli/args.ts';
-import { ClipTokenizer } from '../src/engine/pipeline/tokenizer.ts';
-import { fromFloat32 } from '../src/engine/weights/dtype.ts';
-import { SafetensorsFile, encodeSafetensors, type TensorToWrite } from '../src/engine/weights/safetensors.ts';
-import { deriveSeed } from '../src/world/rng.ts';
-import { captionOf } from '../src/world/scene.ts';
-import { sampleBaseScene } from '../src/world/split.ts';
-import type { WorldReport } from '../src/world/train.ts';
-
-const TOKEN_TABLE = 'text_model.embeddings.token_embedding.weight';
-const FILES = { unet: 'unet/diffusion_pytorch_model.safetensors', text: 'text_encoder/model.safetensors', vae: 'vae/diffusion_pytorch_model.safetensors' };
-
-type Tensors = Map<string, { values: Float32Array; shape: number[] }>;
-
-async function read(file: string): Promise<{ tensors: Tensors; metadata: Record<string, string> }> {
-  const f = await SafetensorsFile.open(file);
-  try {
-    const tensors: Tensors = new Map();
-    for (const t of f.tensors) tensors.set(t.name, { values: await f.readFloat32(t.name), shape: [...t.shape] });
-    return { tensors, metadata: { ...f.metadata } };
-  } finally {
-    await f.close();
-  }
-}
-
-async function write(file: string, t: Tensors, metadata: Record<string, string>, dtype: 'F32' | 'F16'): Promise<void> {
-  const list: TensorToWrite[] = [...t].map(([name, v]) => ({ name, dtype, shape: v.shape, data: fromFloat32(v.values, dtype) }));
-  await writeFile(`${file}.partial`, encodeSafetensors(list, metadata));
-  await rename(`${file}.partial`, file);
-}
-
-/** Token ids of every caption of the first `n` base-split scenes (as trainWorld renders them), and of the empty caption. */
-export async function captionTokenIds(model: string, n: number, seed = 1): Promise<number[]> {
-  const tok = await ClipTokenizer.fromFolder(join(model, 'tokenizer'));
-  const ids = new Set<number>(tok.encodeForModel('').ids);
-  const seen = new Set<string>();
-  for (let i = 0; i < n; i++) {
-    const c = captionOf(sampleBaseScene(deriveSeed(seed, `base:${i}`)), { color: (deriveSeed(seed, `color:${i}`) & 1) === 1 });
-    if (seen.has(c)) continue;
-    seen.add(c);
-    for (const id of tok.encodeForModel(c).ids) ids.add(id);
-  }
-  return [...ids].sort((a, b) => a - b);
-}
-
-async function pack(model: string, dest: string, images: number): Promise<void> {
-  await rm(dest, { recursive: true, force: true });
-  for (const d of ['unet', 'vae', 'text_encoder']) {
-    await mkdir(join(dest, d), { recursive: true });
-    await copyFile(join(model, d, 'config.json'), join(dest, d, 'config.json'));
-  }
-  await cp(join(model, 'tokenizer'), join(dest, 'tokenizer'), { recursive: true });
-  await cp(join(model, 'scheduler'), join(dest, 'scheduler'), { recursive: true });
-  await copyFile(join(model, 'model_index.json'), join(dest, 'model_index.json'));
-  await copyFile(join(model, 'world.json'), join(dest, 'world.json')).catch(() => {});
-  for (const k of ['unet', 'vae'] as const) {
-    const { tensors, metadata } = await read(join(model, FILES[k]));
-    await write(join(dest, FILES[k]), tensors, metadata, 'F16');
-  }
-  const rows = await captionTokenIds(model, images);
-  const { tensors, metadata } = await read(join(model, FILES.text));
-  const table = tensors.get(TOKEN_TABLE);
-  if (!table) throw new Error(`${model}/${FILES.text} has no ${TOKEN_TABLE}`);
-  const hidden = table.shape[1]!;
-  const kept = new Float32Array(table.values.length);
-  for (const r of rows) kept.set(table.values.subarray(r * hidden, (r + 1) * hidden), r * hidden);
-  tensors.set(TOKEN_TABLE, { values: kept, shape: table.shape });
-  await write(join(dest, FILES.text), tensors, metadata, 'F16');
-  await writeFile(join(dest, 'transport.json'), `${JSON.stringify({ images, rows }, null, 1)}\n`);
-  console.log(`packed ${model} into ${dest}: float16 UNet and VAE, ${rows.length} token rows of ${table.shape[0]}`);
-}
-
-async function exists(p: string): Promise<boolean> {
-  return stat(p).then(
-    () => true,
-    () => false,
-  );
-}
-
-function sameShapes(a: Tensors, b: Tensors, what: string): void {
-  for (const [n, t] of a) {
-    const o = b.get(n);
-    if (!o) throw new Error(`${what}: the returned file lacks ${n}`);
-    if (o.shape.join('x') !== t.shape.join('x')) throw new Error(`${what}: ${n} is [${o.shape}] in the returned file, [${t.shape}] in the model`);
-  }
-  if (b.size !== a.size) throw new Error(`${what}: the returned file has ${b.size} tensors, the model ${a.size}`);
-}
-
-async function merge(model: string, returned: string, rowsFile: string | undefined): Promise<void> {
-  const staged: Array<() => Promise<void>> = [];
-  const unetBack = join(returned, 'unet.safetensors');
-  if (await exists(unetBack)) {
-    const mine = await read(join(model, FILES.unet));
-    const back = await read(unetBack);
-    sameShapes(mine.tensors, back.tensors, 'unet');
-    staged.push(() => write(join(model, FILES.unet), back.tensors, back.metadata, 'F32'));
-  }
-  const textBack = join(returned, 'text_encoder.safetensors');
-  if (await exists(textBack)) {
-    const mine = await read(join(model, FILES.text));
-    const back = await read(textBack);
-    sameShapes(mine.tensors, back.tensors, 'text_encoder');
-    const { rows } = JSON.parse(await readFile(rowsFile ?? join(returned, 'transport.json'), 'utf8')) as { rows: number[] };
-    const table = mine.tensors.get(TOKEN_TABLE)!;
-    const hidden = table.shape[1]!;
-    const merged = table.values.slice();
-    const trained = back.tensors.get(TOKEN_TABLE)!.values;
-    for (const r of rows) merged.set(trained.subarray(r * hidden, (r + 1) * hidden), r * hidden);
-    back.tensors.set(TOKEN_TABLE, { values: merged, shape: table.shape });
-    staged.push(() => write(join(model, FILES.text), back.tensors, back.metadata, 'F32'));
-  }
-  const clsBack = join(returned, 'classifier');
-  if (await exists(join(clsBack, 'model.safetensors'))) {
-    staged.push(async () => {
-      await rm(join(model, 'classifier.new'), { recursive: true, force: true });
-      await cp(clsBack, join(model, 'classifier.new'), { recursive: true });
-      await rm(join(model, 'classifier'), { recursive: true, force: true });
-      await rename(join(model, 'classifier.new'), join(model, 'classifier'));
-    });
-  }
-  const reportPath = join(model, 'world.json');
-  const report = JSON.parse(await readFile(reportPath, 'utf8')) as WorldReport;
-  const den = join(returned, 'world-denoiser.json');
-  if (await exists(den)) {
-    const r = JSON.parse(await readFile(den, 'utf8')) as WorldReport;
-    const known = new Set((report.base.continued ?? []).map((c) => c.at));
-    report.base.continued = [...(report.base.continued ?? []), ...(r.base.continued ?? []).filter((c) => !known.has(c.at))];
-  }
-  const cls = join(returned, 'world-classifier.json');
-  if (await exists(cls)) report.classifier = (JSON.parse(await readFile(cls, 'utf8')) as WorldReport).classifier;
-  for (const s of staged) await s();
-  await writeFile(reportPath, `${JSON.stringify(report, null, 2)}\n`);
-  console.log(`merged ${returned} into ${model}: ${staged.length} part(s); run \`npm run train:world -- --check-quality\` for new quality numbers`);
-}
+import { mergeWorldModel, packWorldModel } from '../src/world/device.ts';
 
 const { flags, positionals } = parseArgs(process.argv.slice(2), { model: { type: 'string' }, images: { type: 'number' }, rows: { type: 'string' } });
 const [cmd, target] = positionals;
 const model = String(flags.model ?? 'models/world');
-if (cmd === 'pack' && target) await pack(model, target, typeof flags.images === 'number' ? flags.images : 24000);
-else if (cmd === 'merge' && target) await merge(model, target, typeof flags.rows === 'string' ? flags.rows : undefined);
-else {
+if (cmd === 'pack' && target) {
+  const rows = await packWorldModel(model, target, typeof flags.images === 'number' ? flags.images : 24000);
+  console.log(`packed ${model} into ${target}: float16 UNet and VAE, ${rows.length} token-embedding rows`);
+} else if (cmd === 'merge' && target) {
+  const parts = await mergeWorldModel(model, target, typeof flags.rows === 'string' ? flags.rows : undefined);
+  console.log(`merged ${parts.join(', ') || 'nothing'} from ${target} into ${model}; run \`npm run train:world -- --out ${model} --check-quality\` for new quality numbers`);
+} else {
   console.error('usage: tools/world-device.ts pack [--model DIR] [--images N] DEST | merge [--model DIR] [--rows transport.json] RETURNED');
   process.exit(2);
 }

@@ -543,7 +543,8 @@ export async function continueDenoiser(o: ContinueDenoiserOptions): Promise<Base
       const now = performance.now();
       if (now - last < 15_000 && p.step !== p.total) return;
       last = now;
-      log(`${p.phase} ${p.step}/${p.total}${p.loss !== undefined ? ` loss ${p.loss.toFixed(4)}` : ''}${p.secondsPerStep ? ` ${p.secondsPerStep.toFixed(3)} s/step` : ''}`);
+      const split = p.split ? ` (batch ${p.split.batch.toFixed(3)}, graph ${p.split.graph.toFixed(3)}, update ${p.split.update.toFixed(3)})` : '';
+      log(`${p.phase} ${p.step}/${p.total}${p.loss !== undefined ? ` loss ${p.loss.toFixed(4)}` : ''}${p.secondsPerStep ? ` ${p.secondsPerStep.toFixed(3)} s/step${split}` : ''}`);
     },
   });
   if (!report.complete) return report;

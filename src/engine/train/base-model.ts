@@ -77,6 +77,8 @@ export interface TrainProgress {
   loss?: number;
   /** Seconds per step, recent average. */
   secondsPerStep?: number;
+  /** Where the steps of this run went, seconds per step on average: making the batch on the host, the graph (forward + gradients), the update (Adam, EMA). */
+  split?: { batch: number; graph: number; update: number };
   etaSeconds?: number;
 }
 
@@ -446,21 +448,30 @@ async function runPhase(
   let finished = true;
   // With a budget the schedule's length is re-estimated from the measured speed.
   let total = p.steps;
+  const split = { batch: 0, graph: 0, update: 0 };
   for (let step = start; step < total; step++) {
     if (o.signal?.aborted || (o.maxStepsThisRun !== undefined && step - start >= o.maxStepsThisRun)) {
       finished = false;
       break;
     }
+    const tb = performance.now();
     const b = await batch(step);
     const feeds = 'feeds' in b ? (b.feeds as import('../runtime/index.ts').Feeds) : (b as import('../runtime/index.ts').Feeds);
     const lr = learningRate(p.lr, step, total, p.warmup ?? 0);
+    const tg = performance.now();
     const r = await trainer.compute(feeds);
+    const tu = performance.now();
     if (hooks.apply) hooks.apply(r.grads, r.outputs, 'ids' in b ? b.ids : undefined, lr);
     else trainer.apply(r.grads, lr);
+    const te = performance.now();
+    split.batch += (tg - tb) / 1000;
+    split.graph += (tu - tg) / 1000;
+    split.update += (te - tu) / 1000;
     losses.push(r.loss);
     const sps = timer.tick();
     if (p.budgetSeconds !== undefined) total = budgetedTotal(p.steps, step + 1, (performance.now() - t0) / 1000, sps, p.budgetSeconds);
-    o.onProgress?.({ phase, step: step + 1, total, loss: r.loss, secondsPerStep: sps, etaSeconds: sps * (total - step - 1) });
+    const n = losses.length;
+    o.onProgress?.({ phase, step: step + 1, total, loss: r.loss, secondsPerStep: sps, etaSeconds: sps * (total - step - 1), split: { batch: split.batch / n, graph: split.graph / n, update: split.update / n } });
     if ((step + 1) % every === 0 && step + 1 < total) await save();
   }
   await save();
