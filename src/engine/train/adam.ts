@@ -17,6 +17,12 @@ export interface AdamOptions {
   weightDecay?: number;
 }
 
+/** The rows of a [rows, width] table to update; the others have had no gradient yet. */
+export interface SparseRows {
+  width: number;
+  rows: Iterable<number>;
+}
+
 export interface AdamState {
   t: number;
   m: Map<string, Float32Array>;
@@ -44,8 +50,15 @@ export class Adam {
     return this.state.t;
   }
 
-  /** One update of every parameter that has a gradient; `lr` overrides the rate for this step. */
-  step(params: ReadonlyMap<string, Float32Array>, grads: ReadonlyMap<string, Float32Array>, lr = this.lr): void {
+  /**
+   * One update of every parameter that has a gradient; `lr` overrides the rate for this
+   * step. `sparse` names tables of which only some rows are updated: a row that has
+   * never had a non-zero gradient has zero moments, so its update is exactly zero and
+   * skipping it changes nothing. Pass every row that has EVER had a gradient (moments
+   * of earlier rows keep moving the weights). Not with weight decay, which moves every row.
+   */
+  step(params: ReadonlyMap<string, Float32Array>, grads: ReadonlyMap<string, Float32Array>, lr = this.lr, sparse?: ReadonlyMap<string, SparseRows>): void {
+    if (sparse?.size && this.weightDecay) throw new RangeError('Adam: row-sparse updates cannot be used with weight decay (it moves every row)');
     const s = this.state;
     s.t++;
     const c1 = 1 - this.beta1 ** s.t;
@@ -62,15 +75,30 @@ export class Adam {
         s.m.set(name, m);
         s.v.set(name, v);
       }
-      for (let i = 0; i < p.length; i++) {
-        const gi = g[i]!;
-        if (!Number.isFinite(gi)) throw new RangeError(`Adam: the gradient of ${name} is not finite (element ${i} = ${gi})`);
-        const mi = (m[i] = this.beta1 * m[i]! + (1 - this.beta1) * gi);
-        const vi = (v[i] = this.beta2 * v[i]! + (1 - this.beta2) * gi * gi);
-        let pi = p[i]!;
-        if (this.weightDecay) pi -= lr * this.weightDecay * pi;
-        p[i] = pi - (lr * (mi / c1)) / (Math.sqrt(vi / c2) + this.eps);
+      const rows = sparse?.get(name);
+      if (!rows) {
+        this.update(name, p, g, m, v, 0, p.length, lr, c1, c2);
+        continue;
       }
+      const w = rows.width;
+      if (!(w > 0) || p.length % w !== 0) throw new RangeError(`Adam: ${name}'s ${p.length} values are not rows of ${w}`);
+      const n = p.length / w;
+      for (const row of rows.rows) {
+        if (!Number.isInteger(row) || row < 0 || row >= n) throw new RangeError(`Adam: row ${row} of ${name} is outside its ${n} rows`);
+        this.update(name, p, g, m, v, row * w, (row + 1) * w, lr, c1, c2);
+      }
+    }
+  }
+
+  private update(name: string, p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, from: number, to: number, lr: number, c1: number, c2: number): void {
+    for (let i = from; i < to; i++) {
+      const gi = g[i]!;
+      if (!Number.isFinite(gi)) throw new RangeError(`Adam: the gradient of ${name} is not finite (element ${i} = ${gi})`);
+      const mi = (m[i] = this.beta1 * m[i]! + (1 - this.beta1) * gi);
+      const vi = (v[i] = this.beta2 * v[i]! + (1 - this.beta2) * gi * gi);
+      let pi = p[i]!;
+      if (this.weightDecay) pi -= lr * this.weightDecay * pi;
+      p[i] = pi - (lr * (mi / c1)) / (Math.sqrt(vi / c2) + this.eps);
     }
   }
 

@@ -302,6 +302,10 @@ export async function trainBaseModel(o: BaseTrainOptions): Promise<BaseTrainRepo
     const ema = new Map<string, Float32Array>([...trainer.params].map(([n, p]) => [n, p.slice()]));
     ema.set(obj.tokenTable, tableValues.slice());
     const saved = await loadCheckpoint(ckpt);
+    const hidden = cfg.textEncoder.hiddenSize;
+    // Token rows that have ever had a gradient: Adam and the EMA skip the others (their
+    // update is exactly zero), which is most of the 49408-row table.
+    const touched = new Set<number>();
     if (saved) {
       trainer.restore(saved);
       const t = saved.params.get(obj.tokenTable);
@@ -309,6 +313,17 @@ export async function trainBaseModel(o: BaseTrainOptions): Promise<BaseTrainRepo
       for (const [n, e] of ema) {
         const s = saved.params.get(`ema/${n}`);
         if (s) e.set(s.values);
+      }
+      const v = (saved.adam as { v: Map<string, Float32Array> }).v.get(obj.tokenTable);
+      if (v) {
+        for (let row = 0; row < v.length / hidden; row++) {
+          for (let h = 0; h < hidden; h++) {
+            if (v[row * hidden + h] !== 0) {
+              touched.add(row);
+              break;
+            }
+          }
+        }
       }
     }
     const tok = await ClipTokenizer.fromFolder(join(o.out, 'tokenizer'));
@@ -325,7 +340,6 @@ export async function trainBaseModel(o: BaseTrainOptions): Promise<BaseTrainRepo
     };
     o.data.captions.forEach((c, k) => ids.set(encode(c), k * seq));
     const empty = encode('');
-    const hidden = cfg.textEncoder.hiddenSize;
     const alphas = trainAlphas(o.out);
     const T = alphas.length;
     const scale = state.scalingFactor;
@@ -389,18 +403,23 @@ export async function trainBaseModel(o: BaseTrainOptions): Promise<BaseTrainRepo
       {
         // Scatter the gathered rows' gradient into the table, update everything, then the EMA.
         apply: (grads, outputs, aux, lr) => {
-          tableGrad.fill(0);
+          for (const row of touched) tableGrad.fill(0, row * hidden, (row + 1) * hidden);
           const g = asFloat32(outputs[`grad.${obj.tokenInput}`]!);
           const batchIds = aux as Int32Array;
           for (let i = 0; i < batchIds.length; i++) {
+            touched.add(batchIds[i]!);
             const row = batchIds[i]! * hidden;
             for (let h = 0; h < hidden; h++) tableGrad[row + h]! += g[i * hidden + h]!;
           }
-          trainer.apply(new Map([...grads, [obj.tokenTable, tableGrad]]), lr, extra);
+          trainer.apply(new Map([...grads, [obj.tokenTable, tableGrad]]), lr, extra, new Map([[obj.tokenTable, { width: hidden, rows: touched }]]));
           const step = trainer.updates;
           const decay = Math.min(d.emaDecay, (1 + step) / (10 + step));
           for (const [n, e] of ema) {
-            const p = n === obj.tokenTable ? tableValues : trainer.params.get(n)!;
+            if (n === obj.tokenTable) {
+              for (const row of touched) for (let i = row * hidden; i < (row + 1) * hidden; i++) e[i] = decay * e[i]! + (1 - decay) * tableValues[i]!;
+              continue;
+            }
+            const p = trainer.params.get(n)!;
             for (let i = 0; i < e.length; i++) e[i] = decay * e[i]! + (1 - decay) * p[i]!;
           }
         },

@@ -19,7 +19,7 @@ import { buildGradientGraph } from '../onnx/autodiff/index.ts';
 import { liftInitializers } from '../onnx/extend.ts';
 import type { OnnxModel } from '../onnx/types.ts';
 import { asFloat32, createSession, tensor, type Feeds, type Outputs, type Session, type SessionOptions } from '../runtime/index.ts';
-import { Adam, type AdamOptions, type AdamState } from './adam.ts';
+import { Adam, type AdamOptions, type AdamState, type SparseRows } from './adam.ts';
 import type { Checkpoint } from './checkpoint.ts';
 
 export interface GraphTrainerOptions {
@@ -121,10 +121,10 @@ export class GraphTrainer {
     return { loss: l, outputs, grads };
   }
 
-  /** One Adam update with these gradients (graph weights and any extra parameters given). */
-  apply(grads: ReadonlyMap<string, Float32Array>, lr?: number, extra?: ReadonlyMap<string, Float32Array>): void {
+  /** One Adam update with these gradients (graph weights and any extra parameters given; `sparse`: see Adam.step). */
+  apply(grads: ReadonlyMap<string, Float32Array>, lr?: number, extra?: ReadonlyMap<string, Float32Array>, sparse?: ReadonlyMap<string, SparseRows>): void {
     const params = extra ? new Map([...this.params, ...extra]) : this.params;
-    this.optimizer.step(params, grads, lr);
+    this.optimizer.step(params, grads, lr, sparse);
     this.updates++;
   }
 
