@@ -25,7 +25,7 @@
  *                             and class on N fresh renders of the world and of the base split
  *   --retrain-classifier      only train a new classifier from scratch (replaces the saved
  *                             one once measured), with --classifier-steps/-batch/-images and
- *                             --classifier-depth N (layers per stage, default 1),
+ *                             --classifier-depth N or N,N,... (layers per stage, default 1),
  *                             --classifier-channels 32,64,... and --budget-minutes M
  *   --more-denoiser           only train the text encoder + UNet further from the folder's
  *                             weights (fresh optimiser, own warm-up and cosine), with
@@ -65,7 +65,7 @@ const { flags } = parseArgs(process.argv.slice(2), {
   'budget-minutes': { type: 'number' },
   'denoiser-lr': { type: 'number' },
   'classifier-batch': { type: 'number' },
-  'classifier-depth': { type: 'number' },
+  'classifier-depth': { type: 'string' },
   'classifier-channels': { type: 'string' },
   device: { type: 'string' },
 });
@@ -90,7 +90,14 @@ if (flags['retrain-classifier'] === true || flags['more-denoiser'] === true) {
       console.error(`--classifier-channels ${flags['classifier-channels']}: give 2 or more multiples of 8, e.g. 32,64,128,128,256`);
       process.exit(2);
     }
-    const r = await retrainClassifier({ out, seed, ...budget, ...opt('classifier-steps', 'steps'), ...opt('classifier-batch', 'batch'), ...opt('classifier-images', 'images'), ...opt('classifier-depth', 'depth'), ...(channels ? { channels } : {}), log });
+    const depthFlag = flags['classifier-depth'];
+    const depthList = typeof depthFlag === 'string' ? depthFlag.split(',').map(Number) : undefined;
+    if (depthList && depthList.some((d) => !Number.isInteger(d) || d < 1 || d > 8)) {
+      console.error(`--classifier-depth ${depthFlag}: give layers per stage, 1 to 8: one number for every stage (2) or one per stage (1,1,2,2,2)`);
+      process.exit(2);
+    }
+    const depth = depthList ? (depthList.length === 1 ? depthList[0]! : depthList) : undefined;
+    const r = await retrainClassifier({ out, seed, ...budget, ...opt('classifier-steps', 'steps'), ...opt('classifier-batch', 'batch'), ...opt('classifier-images', 'images'), ...(depth !== undefined ? { depth } : {}), ...(channels ? { channels } : {}), log });
     console.log(`RESULT classifier ${JSON.stringify(r)}`);
   }
   if (flags['more-denoiser'] === true) {

@@ -95,7 +95,7 @@ export interface WorldReport {
     accuracy: HeadAccuracy;
     accuracyBlurred: HeadAccuracy;
     /** Set when the classifier was retrained (`retrainClassifier`). */
-    retrained?: { images: number; batch: number; channels: number[]; depth: number; provider: string; machine: string };
+    retrained?: { images: number; batch: number; channels: number[]; depth: number | number[]; provider: string; machine: string };
   };
   base: BaseTrainReport & { seconds: number; continued?: ContinuedRun[] };
   quality?: QualityReport;
@@ -161,6 +161,21 @@ async function renderCached(file: string, scenes: () => Scene[], meta: (s: Scene
   await rename(`${file}.partial`, file);
   await writeFile(`${file}.json`, JSON.stringify(list.map(meta)));
   return { pixels, meta: list.map(meta), seconds: (performance.now() - t0) / 1000 };
+}
+
+/** The base split's training renders and their captions (cached in `work`). */
+function baseDataset(work: string, seed: number, n: number, log: (l: string) => void) {
+  return renderCached(
+    join(work, `base-${seed}-${n}.u8`),
+    () => Array.from({ length: n }, (_, i) => sampleBaseScene(deriveSeed(seed, `base:${i}`))),
+    (s, i) => captionOf(s, { color: (deriveSeed(seed, `color:${i}`) & 1) === 1 }),
+    log,
+  );
+}
+
+/** The classifier's training renders and their labels (cached in `work`). */
+function classifierDataset(work: string, seed: number, n: number, log: (l: string) => void) {
+  return renderCached(join(work, `classifier-${seed}-${n}.u8`), () => Array.from({ length: n }, (_, i) => classifierScene(deriveSeed(seed, `cls:${i}`))), (s) => sceneLabels(s), log);
 }
 
 /** [B, 3, S, S] in [-1, 1] from cached images, random flips, and a 3x3 box blur on `blurShare` of them. */
@@ -233,13 +248,8 @@ export async function trainWorld(o: WorldTrainOptions): Promise<WorldReport> {
 
   // ---- datasets ----
   log(`world: rendering ${nBase} base-split images and ${nCls} classifier images at ${WORLD_SIZE}x${WORLD_SIZE} (cached in ${work})`);
-  const base = await renderCached(
-    join(work, `base-${seed}-${nBase}.u8`),
-    () => Array.from({ length: nBase }, (_, i) => sampleBaseScene(deriveSeed(seed, `base:${i}`))),
-    (s, i) => captionOf(s, { color: (deriveSeed(seed, `color:${i}`) & 1) === 1 }),
-    log,
-  );
-  const cls = await renderCached(join(work, `classifier-${seed}-${nCls}.u8`), () => Array.from({ length: nCls }, (_, i) => classifierScene(deriveSeed(seed, `cls:${i}`))), (s) => sceneLabels(s), log);
+  const base = await baseDataset(work, seed, nBase, log);
+  const cls = await classifierDataset(work, seed, nCls, log);
   const renderSeconds = base.seconds + cls.seconds;
 
   // ---- classifier ----
@@ -340,7 +350,7 @@ export async function refineClassifier(o: { out: string; seed?: number; steps: n
   const t0 = performance.now();
   const work = join(o.out, '.train');
   const nCls = o.classifierImages ?? 16000;
-  const cls = await renderCached(join(work, `classifier-${seed}-${nCls}.u8`), () => Array.from({ length: nCls }, (_, i) => classifierScene(deriveSeed(seed, `cls:${i}`))), (s) => sceneLabels(s), log);
+  const cls = await classifierDataset(work, seed, nCls, log);
   const clsDir = join(o.out, 'classifier');
   const loaded = await Classifier.load(clsDir);
   const weights = await loaded.weights();
@@ -405,7 +415,7 @@ export interface RetrainClassifierOptions {
   batch?: number;
   lr?: number;
   channels?: number[];
-  depth?: number;
+  depth?: number | number[];
   testImages?: number;
   log?: (l: string) => void;
   signal?: AbortSignal;
@@ -424,7 +434,7 @@ export async function retrainClassifier(o: RetrainClassifierOptions): Promise<Wo
   const work = join(o.out, '.train');
   await mkdir(work, { recursive: true });
   const nCls = o.images ?? 16000;
-  const cls = await renderCached(join(work, `classifier-${seed}-${nCls}.u8`), () => Array.from({ length: nCls }, (_, i) => classifierScene(deriveSeed(seed, `cls:${i}`))), (s) => sceneLabels(s), log);
+  const cls = await classifierDataset(work, seed, nCls, log);
   const base = classifierSpec();
   const spec: ClassifierSpec = { ...base, ...(o.channels ? { channels: o.channels } : {}), ...(o.depth ? { depth: o.depth } : {}) };
   const B = o.batch ?? 64;
@@ -516,12 +526,7 @@ export async function continueDenoiser(o: ContinueDenoiserOptions): Promise<Base
   const more = join(work, 'more');
   await mkdir(more, { recursive: true });
   const nBase = o.images ?? 12000;
-  const base = await renderCached(
-    join(work, `base-${seed}-${nBase}.u8`),
-    () => Array.from({ length: nBase }, (_, i) => sampleBaseScene(deriveSeed(seed, `base:${i}`))),
-    (s, i) => captionOf(s, { color: (deriveSeed(seed, `color:${i}`) & 1) === 1 }),
-    log,
-  );
+  const base = await baseDataset(work, seed, nBase, log);
   const statePath = join(more, 'state.json');
   if (!(await exists(statePath))) {
     const vae = JSON.parse(await readFile(join(o.out, 'vae', 'config.json'), 'utf8')) as { scaling_factor?: number };

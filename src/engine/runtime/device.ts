@@ -1,6 +1,8 @@
 /**
  * Execution provider choice. `ZIPBANK_DEVICE=auto` (the default) tries CUDA, then
- * WebGPU, then CPU, and logs what it chose and why it skipped the others; naming a
+ * WebGPU, then CPU, and logs what it chose and why it skipped the others (it skips
+ * WebGPU when the only Vulkan drivers are software rasterisers such as lavapipe,
+ * which would run it on the CPU, slower than the CPU provider); naming a
  * provider (cuda, webgpu) uses it or fails with a coded error that says what to
  * install. Whether a provider works is found by a probe (a tiny session run on
  * it), injectable so the fallback logic is testable without a GPU.
@@ -15,6 +17,7 @@ import { GraphBuilder } from '../onnx/builder.ts';
 import { add } from '../onnx/ops/math.ts';
 import { encodeModel } from '../onnx/proto.ts';
 import { cudaProviderInstalled, ortCreateSession, ortNativeDir, ortTensor } from './ort.ts';
+import { softwareOnly, vulkanDrivers, type VulkanDriver } from './vulkan.ts';
 
 export const DEVICES = ['auto', 'cuda', 'webgpu', 'cpu'] as const;
 export type Device = (typeof DEVICES)[number];
@@ -108,12 +111,15 @@ export interface ChooseOptions {
   device?: Device | string;
   env?: Record<string, string | undefined>;
   probe?: Probe;
+  /** The Vulkan drivers WebGPU would run on (default: the loader's manifests, `vulkanDrivers`). */
+  vulkan?: () => VulkanDriver[];
   log?: RuntimeLog;
 }
 
 /** Pick the execution provider for a device setting. */
 export async function chooseProvider(options: ChooseOptions = {}): Promise<ProviderChoice> {
-  const device = parseDevice(options.device ?? (options.env ?? process.env).ZIPBANK_DEVICE);
+  const env = options.env ?? process.env;
+  const device = parseDevice(options.device ?? env.ZIPBANK_DEVICE);
   const probe = options.probe ?? cachedProbe;
   const log = options.log ?? stderrLog;
   if (device === 'cpu') return { provider: 'cpu', device, skipped: [] };
@@ -126,6 +132,15 @@ export async function chooseProvider(options: ChooseOptions = {}): Promise<Provi
   const skipped: ProviderChoice['skipped'] = [];
   for (const provider of AUTO_ORDER) {
     if (provider === 'cpu') break;
+    if (provider === 'webgpu') {
+      const drivers = (options.vulkan ?? (() => vulkanDrivers(env)))();
+      if (softwareOnly(drivers)) {
+        const reason = `the only Vulkan driver${drivers.length > 1 ? 's are software rasterisers' : ' is a software rasteriser'} (${drivers.map((d) => d.manifest).join(', ')}): WebGPU would run on the CPU, slower than the CPU provider (set ZIPBANK_DEVICE=webgpu to use it anyway)`;
+        skipped.push({ provider, reason });
+        log('info', `auto: skipping ${provider}: ${reason}`);
+        continue;
+      }
+    }
     const r = await probe(provider);
     if (r.ok) {
       log('info', `execution provider ${provider} (auto${skipped.length ? `; skipped ${skipped.map((s) => s.provider).join(', ')}` : ''})`);

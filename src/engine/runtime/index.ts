@@ -28,5 +28,6 @@ export {
 } from './device.ts';
 export { SESSION_DEFAULTS, Session, createSession, run, runError, type Feeds, type IoInfo, type ModelSource, type Outputs, type SessionOptions } from './session.ts';
 export { SessionCache, modelKey } from './cache.ts';
+export { softwareOnly, vulkanDrivers, type VulkanDriver, type VulkanFs } from './vulkan.ts';
 export { asFloat32, tensor, zeros, type HostTensor, type TensorArrays, type TensorDType } from './tensor.ts';
 export { cudaProviderInstalled, ortBackends, ortVersion } from './ort.ts';

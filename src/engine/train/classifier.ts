@@ -45,8 +45,12 @@ export interface ClassifierSpec {
   heads: ClassifierHead[];
   /** Trunk: channels per stage; every stage after the first halves the resolution. Default [32, 32, 64, 128, 128]. */
   channels?: number[];
-  /** 3x3 conv + GroupNorm + ReLU layers per stage (the first one strides). Default 1. */
-  depth?: number;
+  /**
+   * 3x3 conv + GroupNorm + ReLU layers per stage (the first one strides): one number
+   * for every stage, or one per stage (extra layers are cheap at the low-resolution
+   * stages, where shape is recognised). Default 1.
+   */
+  depth?: number | number[];
 }
 
 const DEFAULT_CHANNELS = [32, 32, 64, 128, 128];
@@ -62,19 +66,23 @@ function layerName(i: number, j: number): string {
   return j === 0 ? `trunk.${i}` : `trunk.${i}.${j}`;
 }
 
-function depthOf(spec: ClassifierSpec): number {
+/** Layers of each stage. */
+function depthsOf(spec: ClassifierSpec): number[] {
+  const stages = (spec.channels ?? DEFAULT_CHANNELS).length;
   const d = spec.depth ?? 1;
-  if (!Number.isInteger(d) || d < 1 || d > 8) throw new RangeError(`classifier: depth ${d} must be an integer from 1 to 8`);
-  return d;
+  const list = typeof d === 'number' ? Array.from({ length: stages }, () => d) : d;
+  if (list.length !== stages) throw new RangeError(`classifier: depth lists ${list.length} stages but channels has ${stages}; give one depth per stage`);
+  for (const x of list) if (!Number.isInteger(x) || x < 1 || x > 8) throw new RangeError(`classifier: depth ${x} must be an integer from 1 to 8`);
+  return list;
 }
 
 function paramShapes(spec: ClassifierSpec): ParamShape[] {
   const ch = spec.channels ?? DEFAULT_CHANNELS;
-  const depth = depthOf(spec);
+  const depths = depthsOf(spec);
   const out: ParamShape[] = [];
   let prev = 3;
   ch.forEach((c, i) => {
-    for (let j = 0; j < depth; j++) {
+    for (let j = 0; j < depths[i]!; j++) {
       const n = layerName(i, j);
       out.push({ name: `${n}.conv.weight`, shape: [c, prev, 3, 3] }, { name: `${n}.conv.bias`, shape: [c] });
       out.push({ name: `${n}.norm.weight`, shape: [c] }, { name: `${n}.norm.bias`, shape: [c] });
@@ -114,10 +122,10 @@ export function buildClassifierGraph(spec: ClassifierSpec, w: ReadonlyMap<string
   const g = new GraphBuilder('classifier', { weights: weightSource(spec, w) });
   const x = g.input('image', 'float32', [batch, 3, spec.size, spec.size]);
   const ch = spec.channels ?? DEFAULT_CHANNELS;
-  const depth = depthOf(spec);
+  const depths = depthsOf(spec);
   let h = x;
   ch.forEach((_, i) => {
-    for (let j = 0; j < depth; j++) {
+    for (let j = 0; j < depths[i]!; j++) {
       h = g.scope(layerName(i, j), () => {
         const c = g.scope('conv', () => conv(h, g.param('weight'), g.param('bias'), { pads: 1, strides: i > 0 && j === 0 ? 2 : 1 }));
         const n = g.scope('norm', () => groupNorm(c, GROUPS, g.param('weight'), g.param('bias')));
@@ -233,7 +241,7 @@ export async function saveClassifier(dir: string, spec: ClassifierSpec, w: Reado
   const file = join(dir, 'model.safetensors');
   await writeFile(`${file}.partial`, encodeSafetensors(tensors, { format: 'zipbank-classifier-1' }));
   await rename(`${file}.partial`, file);
-  await writeFile(join(dir, 'config.json'), `${JSON.stringify({ size: spec.size, channels: spec.channels ?? DEFAULT_CHANNELS, ...(depthOf(spec) > 1 ? { depth: depthOf(spec) } : {}), heads: spec.heads }, null, 2)}\n`);
+  await writeFile(join(dir, 'config.json'), `${JSON.stringify({ size: spec.size, channels: spec.channels ?? DEFAULT_CHANNELS, ...(depthsOf(spec).some((d) => d > 1) ? { depth: spec.depth } : {}), heads: spec.heads }, null, 2)}\n`);
 }
 
 export function argmax(v: ArrayLike<number>): number {

@@ -10,6 +10,10 @@ import {
   type GpuProvider,
   type Probe,
   type ProbeResult,
+  softwareOnly,
+  vulkanDrivers,
+  type VulkanDriver,
+  type VulkanFs,
 } from '../../../src/engine/runtime/index.ts';
 import { isZipbankError } from '../../../src/errors/index.ts';
 
@@ -57,7 +61,7 @@ describe('chooseProvider with an injected probe', () => {
   ])('$name', async ({ device, answers, provider, skipped, asked }) => {
     const probe = fakeProbe(answers);
     const logs: string[] = [];
-    const choice = await chooseProvider({ device, probe, log: (_l, m) => logs.push(m) });
+    const choice = await chooseProvider({ device, probe, vulkan: () => [], log: (_l, m) => logs.push(m) });
     expect(choice.provider).toBe(provider);
     expect(choice.skipped.map((s) => s.provider)).toEqual(skipped);
     expect(probe.asked).toEqual(asked);
@@ -79,6 +83,66 @@ describe('chooseProvider with an injected probe', () => {
     const probe = fakeProbe({ cuda: { ok: true } });
     expect((await chooseProvider({ env: { ZIPBANK_DEVICE: 'cpu' }, probe })).provider).toBe('cpu');
     expect((await chooseProvider({ env: {}, probe, log: () => {} })).provider).toBe('cuda');
+  });
+
+  const lavapipe: VulkanDriver = { manifest: '/usr/share/vulkan/icd.d/lvp_icd.x86_64.json', library: '/usr/lib/x86_64-linux-gnu/libvulkan_lvp.so', software: true };
+  const nvidia: VulkanDriver = { manifest: '/usr/share/vulkan/icd.d/nvidia_icd.json', library: 'libGLX_nvidia.so.0', software: false };
+
+  it('auto skips WebGPU without probing it when the only Vulkan driver is a software rasteriser', async () => {
+    const probe = fakeProbe({ webgpu: { ok: true } });
+    const logs: string[] = [];
+    const choice = await chooseProvider({ device: 'auto', probe, vulkan: () => [lavapipe], log: (_l, m) => logs.push(m) });
+    expect(choice.provider).toBe('cpu');
+    expect(probe.asked).toEqual(['cuda']);
+    expect(choice.skipped[1]!.reason).toContain('software rasteriser (/usr/share/vulkan/icd.d/lvp_icd.x86_64.json)');
+    expect(choice.skipped[1]!.reason).toContain('ZIPBANK_DEVICE=webgpu');
+    expect(logs.some((l) => l.startsWith('auto: skipping webgpu: the only Vulkan driver'))).toBe(true);
+  });
+
+  it('auto still takes WebGPU next to a GPU driver, and an explicit webgpu takes lavapipe', async () => {
+    const probe = fakeProbe({ webgpu: { ok: true } });
+    expect((await chooseProvider({ device: 'auto', probe, vulkan: () => [lavapipe, nvidia], log: () => {} })).provider).toBe('webgpu');
+    expect((await chooseProvider({ device: 'webgpu', probe, vulkan: () => [lavapipe], log: () => {} })).provider).toBe('webgpu');
+  });
+});
+
+describe('vulkanDrivers', () => {
+  /** A filesystem from a table: folders are keys ending in '/'. */
+  function fakeFs(files: Record<string, string>): VulkanFs {
+    return {
+      list: (dir) => Object.keys(files).filter((f) => f.startsWith(`${dir}/`) && !f.slice(dir.length + 1).includes('/')).map((f) => f.slice(dir.length + 1)).sort(),
+      read: (f) => {
+        if (!(f in files)) throw new Error(`ENOENT ${f}`);
+        return files[f]!;
+      },
+      isDir: (p) => Object.keys(files).some((f) => f.startsWith(`${p}/`)),
+    };
+  }
+  const icd = (lib: string) => JSON.stringify({ file_format_version: '1.0.0', ICD: { library_path: lib, api_version: '1.3.0' } });
+  const fs = fakeFs({
+    '/usr/share/vulkan/icd.d/lvp_icd.x86_64.json': icd('/usr/lib/x86_64-linux-gnu/libvulkan_lvp.so'),
+    '/usr/share/vulkan/icd.d/nvidia_icd.json': icd('libGLX_nvidia.so.0'),
+    '/usr/share/vulkan/icd.d/broken.json': '{ not json',
+    '/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json': icd('/usr/local/nvidia/lib64/libGLX_nvidia.so.0'),
+    '/opt/sw/vk_swiftshader_icd.json': icd('./libvk_swiftshader.so'),
+  });
+
+  it('reads the default folders, marks software rasterisers, and skips unreadable manifests', () => {
+    const d = vulkanDrivers({}, fs);
+    expect(d.map((x) => [x.manifest, x.software])).toEqual([
+      ['/usr/share/vulkan/icd.d/lvp_icd.x86_64.json', true],
+      ['/usr/share/vulkan/icd.d/nvidia_icd.json', false],
+    ]);
+    expect(softwareOnly(d)).toBe(false);
+    expect(softwareOnly(d.filter((x) => x.software))).toBe(true);
+    expect(softwareOnly([])).toBe(false);
+  });
+
+  it('lets VK_DRIVER_FILES (files or folders) replace the search and VK_ADD_DRIVER_FILES add to it', () => {
+    expect(vulkanDrivers({ VK_DRIVER_FILES: '/usr/local/nvidia/share/vulkan/icd.d' }, fs).map((x) => x.library)).toEqual(['/usr/local/nvidia/lib64/libGLX_nvidia.so.0']);
+    expect(vulkanDrivers({ VK_ICD_FILENAMES: '/opt/sw/vk_swiftshader_icd.json' }, fs)).toEqual([{ manifest: '/opt/sw/vk_swiftshader_icd.json', library: './libvk_swiftshader.so', software: true }]);
+    const added = vulkanDrivers({ XDG_DATA_DIRS: '/nowhere', VK_ADD_DRIVER_FILES: '/opt/sw/vk_swiftshader_icd.json' }, fs);
+    expect(softwareOnly(added)).toBe(true);
   });
 });
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RawImage } from '../../../src/engine/image/index.ts';
 import { createRandom } from '../../../src/engine/pipeline/random.ts';
-import { Classifier, ClassifierTrainer, imagesToTensor, type Labels } from '../../../src/engine/train/classifier.ts';
+import { Classifier, ClassifierTrainer, imagesToTensor, initClassifier, saveClassifier, type Labels } from '../../../src/engine/train/classifier.ts';
 
 const S = 32;
 const SHAPES = ['square', 'ring', 'bar'];
@@ -95,6 +95,23 @@ describe('classifier', () => {
     await Promise.all([t.close(), loaded.close(), direct.close()]);
     await expect(ClassifierTrainer.create({ ...spec, depth: 0 }, { batch: 1, lr: 1e-3, seed: 1 })).rejects.toThrow(/depth 0 must be an integer from 1 to 8/);
   }, 60_000);
+
+  it('takes one depth per stage, saves the list, and refuses a list of the wrong length', async () => {
+    const perStage = { ...spec, channels: [8, 16, 16], depth: [1, 2, 3] };
+    const w = initClassifier(perStage, 4);
+    expect([...w.keys()].filter((n) => n.endsWith('conv.weight'))).toEqual(['trunk.0.conv.weight', 'trunk.1.conv.weight', 'trunk.1.1.conv.weight', 'trunk.2.conv.weight', 'trunk.2.1.conv.weight', 'trunk.2.2.conv.weight']);
+    const direct = await Classifier.fromWeights(perStage, w);
+    const dir = await mkdtemp(join(tmpdir(), 'zipbank-cls-stages-'));
+    dirs.push(dir);
+    await saveClassifier(dir, perStage, w);
+    const loaded = await Classifier.load(dir);
+    expect(loaded.spec.depth).toEqual([1, 2, 3]);
+    const img = sample(900).image;
+    const [a, b] = [await loaded.classify([img]), await direct.classify([img])];
+    expect(Array.from(a[0]!.shape!)).toEqual(Array.from(b[0]!.shape!));
+    await Promise.all([loaded.close(), direct.close()]);
+    expect(() => initClassifier({ ...perStage, depth: [1, 2] }, 1)).toThrow(/depth lists 2 stages but channels has 3/);
+  });
 
   it('refuses images of the wrong size and missing labels', async () => {
     expect(() => imagesToTensor([{ width: 8, height: 8, data: new Uint8Array(192) }], S)).toThrow(/8x8/);
