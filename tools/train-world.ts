@@ -21,6 +21,7 @@
  *   --check-quality           only run the quality check of a trained model again (with
  *                             the saved classifier) and update <out>/world.json
  *   --guidance G              guidance of the quality check (default 7.5)
+ *   --per-combo N             samples per held-out combination in the check (default 4)
  *   --classifier-breakdown N  only print the saved classifier's class accuracy per style
  *                             and class on N fresh renders of the world and of the base split
  *   --retrain-classifier      only train a new classifier from scratch (replaces the saved
@@ -57,6 +58,7 @@ const { flags } = parseArgs(process.argv.slice(2), {
   'keep-work': { type: 'boolean' },
   'refine-classifier': { type: 'number' },
   guidance: { type: 'number' },
+  'per-combo': { type: 'number' },
   from: { type: 'number' },
   'check-quality': { type: 'boolean' },
   'classifier-breakdown': { type: 'number' },
@@ -124,7 +126,12 @@ if (typeof flags['classifier-breakdown'] === 'number') {
 }
 if (flags['check-quality'] === true) {
   const classifier = await Classifier.load(join(out, 'classifier'));
-  const q = await checkQuality({ out, gridPath: join(out, 'samples.png'), ...(typeof flags.guidance === 'number' ? { evalGuidance: flags.guidance } : {}) }, classifier, typeof flags.seed === 'number' ? flags.seed : 1, (l) => console.log(l));
+  const perCombo = flags['per-combo'];
+  if (perCombo !== undefined && (typeof perCombo !== 'number' || !Number.isInteger(perCombo) || perCombo < 1 || perCombo > 64)) {
+    console.error(`--per-combo ${String(perCombo)}: give the samples per held-out combination, 1 to 64 (default 4)`);
+    process.exit(2);
+  }
+  const q = await checkQuality({ out, gridPath: join(out, 'samples.png'), ...(typeof flags.guidance === 'number' ? { evalGuidance: flags.guidance } : {}), ...(perCombo !== undefined ? { evalPerCombo: perCombo } : {}) }, classifier, typeof flags.seed === 'number' ? flags.seed : 1, (l) => console.log(l));
   await classifier.close();
   const reportPath = join(out, 'world.json');
   const report = JSON.parse(await readFile(reportPath, 'utf8')) as WorldReport;

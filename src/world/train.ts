@@ -627,9 +627,13 @@ export async function checkQuality(o: Pick<WorldTrainOptions, 'out' | 'evalPerCo
   try {
     for (const [k, c] of combos.entries()) {
       const prompt = captionOf(sampleScene(deriveSeed(seed, `eval:${k}`), { ...c, split: 'base' }));
-      const r = await pipe.generate({ prompt, steps, count: per, seed: deriveSeed(seed, `eval-seed:${k}`) % 2 ** 31, width: WORLD_SIZE, height: WORLD_SIZE, guidance });
-      images.push(...r.images);
-      for (let i = 0; i < per; i++) truth.push(c);
+      // Up to 4 images per call; the first call's seed is the same for any `per`, so more samples only add.
+      for (let j = 0; j < per; j += 4) {
+        const count = Math.min(4, per - j);
+        const r = await pipe.generate({ prompt, steps, count, seed: deriveSeed(seed, j === 0 ? `eval-seed:${k}` : `eval-seed:${k}:${j}`) % 2 ** 31, width: WORLD_SIZE, height: WORLD_SIZE, guidance });
+        images.push(...r.images);
+        for (let i = 0; i < count; i++) truth.push(c);
+      }
     }
   } finally {
     await pipe.dispose();

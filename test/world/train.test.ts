@@ -117,8 +117,8 @@ describe('classifierBreakdown', () => {
       const base = new Set(BASE_STYLES.map((s) => s.id));
       expect(Object.keys(b.baseSplit.perStyle).every((k) => base.has(k))).toBe(true);
       expect(Object.keys(b.world.perStyle).some((k) => !base.has(k))).toBe(true);
-      // The bundled classifier is far better than chance (1/8) on real renders.
-      expect(b.world.overall).toBeGreaterThan(0.3);
+      // The bundled classifier names the class of real renders (91% on 600; chance is 1/8).
+      expect(b.world.overall).toBeGreaterThan(0.7);
       // Deterministic.
       expect(await classifierBreakdown(c, 1, n)).toEqual(b);
     } finally {
