@@ -31,7 +31,9 @@
  *   --more-denoiser           only train the text encoder + UNet further from the folder's
  *                             weights (fresh optimiser, own warm-up and cosine), with
  *                             --denoiser-steps/-batch, --denoiser-lr, --base-images and
- *                             --budget-minutes M; appended to world.json's base.continued
+ *                             --budget-minutes M, --subject-weight W (loss weight of the
+ *                             subject's box, default 1) and --token-lr-scale K (token
+ *                             table learning rate x K); appended to world.json's base.continued
  *   --budget-minutes M        wall-clock budget of those training loops
  *   --device D                auto | cuda | webgpu | cpu (sets ZIPBANK_DEVICE)
  * After --retrain-classifier or --more-denoiser, run --check-quality for new numbers.
@@ -66,6 +68,8 @@ const { flags } = parseArgs(process.argv.slice(2), {
   'more-denoiser': { type: 'boolean' },
   'budget-minutes': { type: 'number' },
   'denoiser-lr': { type: 'number' },
+  'subject-weight': { type: 'number' },
+  'token-lr-scale': { type: 'number' },
   'classifier-batch': { type: 'number' },
   'classifier-depth': { type: 'string' },
   'classifier-channels': { type: 'string' },
@@ -107,7 +111,7 @@ if (flags['retrain-classifier'] === true || flags['more-denoiser'] === true) {
       console.error('--more-denoiser: give --denoiser-steps N, --budget-minutes M, or both');
       process.exit(2);
     }
-    const r = await continueDenoiser({ out, seed, ...budget, ...opt('denoiser-steps', 'steps'), ...opt('denoiser-batch', 'batch'), ...opt('denoiser-lr', 'lr'), ...opt('base-images', 'images'), log });
+    const r = await continueDenoiser({ out, seed, ...budget, ...opt('denoiser-steps', 'steps'), ...opt('denoiser-batch', 'batch'), ...opt('denoiser-lr', 'lr'), ...opt('base-images', 'images'), ...opt('subject-weight', 'subjectWeight'), ...opt('token-lr-scale', 'tokenLrScale'), log });
     console.log(`RESULT denoiser ${JSON.stringify(r)}`);
   }
   process.exit(0);

@@ -173,6 +173,17 @@ function baseDataset(work: string, seed: number, n: number, log: (l: string) => 
   );
 }
 
+/** The subject's box of each base-split image, [x0, y0, x1, y1] in pixels (from the scenes' layouts; nothing is rendered). */
+export function baseSubjectBoxes(seed: number, n: number): Float32Array {
+  const out = new Float32Array(n * 4);
+  const px = WORLD_SIZE / 64;
+  for (let i = 0; i < n; i++) {
+    const { cx, cy, size } = sampleBaseScene(deriveSeed(seed, `base:${i}`)).layout;
+    out.set([(cx - size / 2) * px, (cy - size / 2) * px, (cx + size / 2) * px, (cy + size / 2) * px], i * 4);
+  }
+  return out;
+}
+
 /** The classifier's training renders and their labels (cached in `work`). */
 function classifierDataset(work: string, seed: number, n: number, log: (l: string) => void) {
   return renderCached(join(work, `classifier-${seed}-${n}.u8`), () => Array.from({ length: n }, (_, i) => classifierScene(deriveSeed(seed, `cls:${i}`))), (s) => sceneLabels(s), log);
@@ -387,6 +398,10 @@ export interface ContinuedRun {
   batch: number;
   lr: number;
   images: number;
+  /** Loss weight of the subject's region (1: plain loss). */
+  subjectWeight?: number;
+  /** Learning-rate multiplier of the token table. */
+  tokenLrScale?: number;
   seconds: number;
   firstLoss: number;
   finalLoss: number;
@@ -505,6 +520,10 @@ export interface ContinueDenoiserOptions {
   batch?: number;
   lr?: number;
   warmup?: number;
+  /** Loss weight of the subject's box relative to the background (see trainBaseModel). Default 1. */
+  subjectWeight?: number;
+  /** Learning-rate multiplier of the token-embedding table. Default 1. */
+  tokenLrScale?: number;
   log?: (l: string) => void;
   signal?: AbortSignal;
 }
@@ -533,13 +552,21 @@ export async function continueDenoiser(o: ContinueDenoiserOptions): Promise<Base
     if (typeof vae.scaling_factor !== 'number') throw new RangeError(`continueDenoiser: ${o.out}/vae/config.json has no scaling_factor: train the model first (npm run train:world)`);
     await writeFile(statePath, JSON.stringify({ vaeDone: true, scalingFactor: vae.scaling_factor }));
   }
-  const d = { steps: o.steps ?? 1_000_000, batch: o.batch ?? 32, lr: o.lr ?? 1e-3, warmup: o.warmup ?? 100, ...(o.budgetSeconds !== undefined ? { budgetSeconds: o.budgetSeconds } : {}) };
+  const d = {
+    steps: o.steps ?? 1_000_000,
+    batch: o.batch ?? 32,
+    lr: o.lr ?? 1e-3,
+    warmup: o.warmup ?? 100,
+    subjectWeight: o.subjectWeight ?? 1,
+    tokenLrScale: o.tokenLrScale ?? 1,
+    ...(o.budgetSeconds !== undefined ? { budgetSeconds: o.budgetSeconds } : {}),
+  };
   let last = 0;
   const report = await trainBaseModel({
     out: o.out,
     preset: 'world',
     workDir: more,
-    data: { size: WORLD_SIZE, count: nBase, pixels: base.pixels, captions: base.meta as string[] },
+    data: { size: WORLD_SIZE, count: nBase, pixels: base.pixels, captions: base.meta as string[], ...(d.subjectWeight !== 1 ? { subjectBoxes: baseSubjectBoxes(seed, nBase) } : {}) },
     // Other batches than the first round's.
     seed: deriveSeed(seed, 'denoiser-more') % 2 ** 31,
     denoiser: d,
@@ -559,6 +586,8 @@ export async function continueDenoiser(o: ContinueDenoiserOptions): Promise<Base
     batch: d.batch,
     lr: d.lr,
     images: nBase,
+    ...(d.subjectWeight !== 1 ? { subjectWeight: d.subjectWeight } : {}),
+    ...(d.tokenLrScale !== 1 ? { tokenLrScale: d.tokenLrScale } : {}),
     seconds: (performance.now() - t0) / 1000,
     firstLoss: r.firstLoss,
     finalLoss: r.finalLoss,

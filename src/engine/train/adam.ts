@@ -15,6 +15,8 @@ export interface AdamOptions {
   eps?: number;
   /** AdamW decoupled weight decay. Default 0. */
   weightDecay?: number;
+  /** Learning-rate multipliers by parameter name (e.g. a faster token-embedding table). Default 1. */
+  lrScale?: Readonly<Record<string, number>>;
 }
 
 /** The rows of a [rows, width] table to update; the others have had no gradient yet. */
@@ -35,6 +37,7 @@ export class Adam {
   readonly beta2: number;
   readonly eps: number;
   readonly weightDecay: number;
+  readonly lrScale: Readonly<Record<string, number>>;
   private state: AdamState = { t: 0, m: new Map(), v: new Map() };
 
   constructor(o: AdamOptions) {
@@ -44,6 +47,10 @@ export class Adam {
     this.beta2 = o.beta2 ?? 0.999;
     this.eps = o.eps ?? 1e-8;
     this.weightDecay = o.weightDecay ?? 0;
+    for (const [name, k] of Object.entries(o.lrScale ?? {})) {
+      if (!(k > 0) || !Number.isFinite(k)) throw new RangeError(`Adam: the learning-rate scale of ${name} must be a positive number, got ${k}`);
+    }
+    this.lrScale = { ...o.lrScale };
   }
 
   get steps(): number {
@@ -75,9 +82,10 @@ export class Adam {
         s.m.set(name, m);
         s.v.set(name, v);
       }
+      const rate = lr * (this.lrScale[name] ?? 1);
       const rows = sparse?.get(name);
       if (!rows) {
-        this.update(name, p, g, m, v, 0, p.length, lr, c1, c2);
+        this.update(name, p, g, m, v, 0, p.length, rate, c1, c2);
         continue;
       }
       const w = rows.width;
@@ -85,7 +93,7 @@ export class Adam {
       const n = p.length / w;
       for (const row of rows.rows) {
         if (!Number.isInteger(row) || row < 0 || row >= n) throw new RangeError(`Adam: row ${row} of ${name} is outside its ${n} rows`);
-        this.update(name, p, g, m, v, row * w, (row + 1) * w, lr, c1, c2);
+        this.update(name, p, g, m, v, row * w, (row + 1) * w, rate, c1, c2);
       }
     }
   }

@@ -36,6 +36,8 @@ export interface ImageDataset {
   count: number;
   pixels: Uint8Array;
   captions: readonly string[];
+  /** Per image, the subject's box in pixels: [x0, y0, x1, y1] x count. Needed for `denoiser.subjectWeight`. */
+  subjectBoxes?: Float32Array;
 }
 
 export interface PhaseOptions {
@@ -59,7 +61,20 @@ export interface BaseTrainOptions {
   data: ImageDataset;
   seed?: number;
   vae?: Partial<PhaseOptions> & { crop?: number; klWeight?: number; chromaWeight?: number };
-  denoiser?: Partial<PhaseOptions> & { captionDropout?: number; emaDecay?: number; minSnrGamma?: number };
+  denoiser?: Partial<PhaseOptions> & {
+    captionDropout?: number;
+    emaDecay?: number;
+    minSnrGamma?: number;
+    /**
+     * Loss weight of the latent cells inside the subject's box relative to the rest (each
+     * sample's map is normalised to mean 1). Default 1 (off). Above 1 it needs
+     * `data.subjectBoxes`: the subject, a small part of each image, then counts for more
+     * of the loss than the background, which the captions' context words already pin down.
+     */
+    subjectWeight?: number;
+    /** Learning-rate multiplier of the token-embedding table. Default 1. */
+    tokenLrScale?: number;
+  };
   /** Checkpoint every N steps. Default 250. */
   checkpointEvery?: number;
   onProgress?: (p: TrainProgress) => void;
@@ -103,7 +118,7 @@ export interface BaseTrainReport {
 export const BASE_TRAIN_DEFAULTS = {
   seed: 1,
   vae: { steps: 2000, batch: 16, lr: 1e-3, warmup: 100, crop: 32, klWeight: 1e-3, chromaWeight: 0 },
-  denoiser: { steps: 3000, batch: 32, lr: 1e-3, warmup: 200, captionDropout: 0.1, emaDecay: 0.999, minSnrGamma: 5 },
+  denoiser: { steps: 3000, batch: 32, lr: 1e-3, warmup: 200, captionDropout: 0.1, emaDecay: 0.999, minSnrGamma: 5, subjectWeight: 1, tokenLrScale: 1 },
   checkpointEvery: 250,
 } as const;
 
@@ -190,6 +205,35 @@ function pixelBatch(d: ImageDataset, idx: readonly number[], crop: number, r: Ra
       }
     }
   });
+  return out;
+}
+
+/**
+ * `encodeLatents` stores the latents of the left-right mirrored images (harmless: batches
+ * flip half of them again, and no caption says left or right); `subjectMask` follows.
+ */
+export const LATENTS_MIRRORED = true;
+
+/**
+ * The loss weights of one sample's latent cells, in the frame the latents are stored in
+ * (mirrored when LATENTS_MIRRORED): `inside` for
+ * cells whose centre lies in the subject's box, 1 elsewhere, scaled to mean 1.
+ */
+export function subjectMask(box: ArrayLike<number>, size: number, ls: number, inside: number, out = new Float32Array(ls * ls)): Float32Array {
+  const f = size / ls;
+  const [x0, y0, x1, y1] = [box[0]!, box[1]!, box[2]!, box[3]!];
+  let sum = 0;
+  for (let y = 0; y < ls; y++) {
+    const cy = (y + 0.5) * f;
+    for (let x = 0; x < ls; x++) {
+      const cx = LATENTS_MIRRORED ? size - (x + 0.5) * f : (x + 0.5) * f;
+      const w = cx >= x0 && cx <= x1 && cy >= y0 && cy <= y1 ? inside : 1;
+      out[y * ls + x] = w;
+      sum += w;
+    }
+  }
+  const k = (ls * ls) / sum;
+  for (let i = 0; i < out.length; i++) out[i]! *= k;
   return out;
 }
 
@@ -292,10 +336,16 @@ export async function trainBaseModel(o: BaseTrainOptions): Promise<BaseTrainRepo
     const unetW = await readComponent(unetFile);
     const textW = await readComponent(textFile);
     const all: Weights = new Map([...unetW, ...textW]);
-    const obj = denoiserObjective(cfg.unet, cfg.textEncoder, { weights: source(all), batch: d.batch, latentSize: ls });
+    const spatial = d.subjectWeight !== 1;
+    if (spatial) {
+      if (!(d.subjectWeight > 0) || !Number.isFinite(d.subjectWeight)) throw new RangeError(`trainBaseModel: denoiser.subjectWeight must be a positive number, got ${d.subjectWeight}`);
+      if (o.data.subjectBoxes?.length !== o.data.count * 4) throw new RangeError(`trainBaseModel: denoiser.subjectWeight ${d.subjectWeight} needs data.subjectBoxes, 4 numbers for each of the ${o.data.count} images`);
+    }
+    const obj = denoiserObjective(cfg.unet, cfg.textEncoder, { weights: source(all), batch: d.batch, latentSize: ls, spatialWeight: spatial });
     const table = textW.get(obj.tokenTable)!;
     const trainable = new Map(obj.params.filter((n) => n !== obj.tokenTable).map((n) => [n, all.get(n)!.values]));
-    const trainer = await GraphTrainer.create({ model: obj.model, trainable, inputShapes: obj.inputShapes, inputGradients: [obj.tokenInput], adam: { lr: d.lr }, name: 'denoiser-train' });
+    const adam = { lr: d.lr, ...(d.tokenLrScale !== 1 ? { lrScale: { [obj.tokenTable]: d.tokenLrScale } } : {}) };
+    const trainer = await GraphTrainer.create({ model: obj.model, trainable, inputShapes: obj.inputShapes, inputGradients: [obj.tokenInput], adam, name: 'denoiser-train' });
     const tableValues = table.values;
     const ckpt = join(ckptDir, 'denoiser.ckpt.safetensors');
     // EMA of every trained weight including the token table.
@@ -360,7 +410,9 @@ export async function trainBaseModel(o: BaseTrainOptions): Promise<BaseTrainRepo
         const sample = new Float32Array(d.batch * per);
         const target = new Float32Array(d.batch * per);
         const timestep = new Float32Array(d.batch);
-        const weight = new Float32Array(d.batch);
+        const cells = ls * ls;
+        const weight = new Float32Array(spatial ? d.batch * cells : d.batch);
+        const mask = new Float32Array(cells);
         idx.forEach((k, b) => {
           const row = rr.uniform() < d.captionDropout ? empty : ids.subarray(k * seq, (k + 1) * seq);
           batchIds.set(row, b * seq);
@@ -369,11 +421,16 @@ export async function trainBaseModel(o: BaseTrainOptions): Promise<BaseTrainRepo
           timestep[b] = t;
           // Min-SNR-gamma weighting (Hang et al. 2023) for epsilon prediction: min(SNR, gamma) / SNR.
           const snr = alphas[t]! / (1 - alphas[t]!);
-          weight[b] = d.minSnrGamma > 0 ? Math.min(snr, d.minSnrGamma) / snr : 1;
+          const snrWeight = d.minSnrGamma > 0 ? Math.min(snr, d.minSnrGamma) / snr : 1;
           const a = Math.sqrt(alphas[t]!);
           const sg = Math.sqrt(1 - alphas[t]!);
           // Horizontal flip of the latent half of the time (the world is mirror-symmetric).
           const flip = rr.uniform() < 0.5;
+          if (!spatial) weight[b] = snrWeight;
+          else {
+            subjectMask(o.data.subjectBoxes!.subarray(k * 4, k * 4 + 4), o.data.size, ls, d.subjectWeight, mask);
+            for (let y = 0; y < ls; y++) for (let x = 0; x < ls; x++) weight[b * cells + y * ls + x] = snrWeight * mask[y * ls + (flip ? ls - 1 - x : x)]!;
+          }
           const base = k * 2 * per;
           for (let c = 0; c < cfg.vae.latentChannels; c++) {
             for (let y = 0; y < ls; y++) {
@@ -395,7 +452,7 @@ export async function trainBaseModel(o: BaseTrainOptions): Promise<BaseTrainRepo
             sample: tensor('float32', sample, obj.inputShapes.sample!),
             timestep: tensor('float32', timestep, [d.batch]),
             target: tensor('float32', target, obj.inputShapes.target!),
-            weight: tensor('float32', weight, [d.batch]),
+            weight: tensor('float32', weight, obj.inputShapes.weight!),
           },
           ids: batchIds,
         };
@@ -533,7 +590,8 @@ async function encodeLatents(cfg: VaeConfig, w: Weights, o: BaseTrainOptions, pe
     for (let k = 0; k < o.data.count; k += B) {
       const n = Math.min(B, o.data.count - k);
       const idx = Array.from({ length: n }, (_, i) => k + i);
-      const px = pixelBatch(o.data, idx, s, { uniform: () => 0 } as unknown as Random);
+      // pixelBatch flips when uniform() < 0.5: the stored latents are of the mirrored images exactly when LATENTS_MIRRORED.
+      const px = pixelBatch(o.data, idx, s, { uniform: () => (LATENTS_MIRRORED ? 0 : 0.75) } as unknown as Random);
       const m = asFloat32((await session.run({ sample: tensor('float32', px, [n, 3, s, s]) }, ['moments'])).moments!);
       for (let i = 0; i < n; i++) {
         const mo = m.subarray(i * 2 * per, (i + 1) * 2 * per);

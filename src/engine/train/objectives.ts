@@ -105,6 +105,12 @@ export interface DenoiserObjectiveOptions {
   latentSize: number;
   /** Text sequence length. Default the text config's max positions (77). */
   sequence?: number;
+  /**
+   * `weight` is per latent cell, [B, 1, h, w] (broadcast over channels), instead of per
+   * sample: loss = mean over samples, channels and cells of w · (eps_pred - eps)². E.g.
+   * Min-SNR times a map that weights the subject's region above the background.
+   */
+  spatialWeight?: boolean;
 }
 
 export interface DenoiserObjective extends Objective {
@@ -117,7 +123,7 @@ export interface DenoiserObjective extends Objective {
 /**
  * Inputs: `input_ids` int32 [B, seq] (for pooling), `<tokenInput>` [B, seq, hidden], `sample`
  * (noisy latents) [B, 4, h, w], `timestep` [B], `target` (the noise) [B, 4, h, w], `weight`
- * (per-sample loss weight) [B]. Output: loss.
+ * (per-sample loss weight) [B], or [B, 1, h, w] with `spatialWeight`. Output: loss.
  */
 export function denoiserObjective(unetCfg: UNetConfig, textCfg: ClipTextConfig, o: DenoiserObjectiveOptions): DenoiserObjective {
   const seq = o.sequence ?? textCfg.maxPositionEmbeddings;
@@ -133,9 +139,10 @@ export function denoiserObjective(unetCfg: UNetConfig, textCfg: ClipTextConfig, 
   const out = x.ref(chained.graph.output.find((v) => v.name.endsWith('out_sample'))!.name);
   const lat = [o.batch, unetCfg.inChannels, o.latentSize, o.latentSize];
   const target = x.g.input('target', 'float32', lat);
-  const weight = x.g.input('weight', 'float32', [o.batch]);
+  const weightShape = o.spatialWeight ? [o.batch, 1, o.latentSize, o.latentSize] : [o.batch];
+  const weight = x.g.input('weight', 'float32', weightShape);
   const d = sub(out, target);
-  const loss = reduceMean(mul(reduceMean(mul(d, d), [1, 2, 3], false), weight), [0], false);
+  const loss = o.spatialWeight ? reduceMean(mul(mul(d, d), weight), [0, 1, 2, 3], false) : reduceMean(mul(reduceMean(mul(d, d), [1, 2, 3], false), weight), [0], false);
   const model = x.finish({ outputs: [{ value: loss, name: 'loss' }], keepOutputs: false });
   const read = new Set<string>();
   for (const n of model.graph.node) for (const i of n.input) read.add(i);
@@ -143,7 +150,7 @@ export function denoiserObjective(unetCfg: UNetConfig, textCfg: ClipTextConfig, 
   const params = model.graph.initializer.map((t) => t.name!).filter((n) => read.has(n) && specs.has(n));
   return {
     model,
-    inputShapes: { input_ids: [o.batch, seq], [tokenInput]: [o.batch, seq, textCfg.hiddenSize], sample: lat, timestep: [o.batch], target: lat, weight: [o.batch] },
+    inputShapes: { input_ids: [o.batch, seq], [tokenInput]: [o.batch, seq, textCfg.hiddenSize], sample: lat, timestep: [o.batch], target: lat, weight: weightShape },
     params,
     tokenInput,
     tokenTable,

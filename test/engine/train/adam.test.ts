@@ -15,6 +15,22 @@ describe('Adam', () => {
     expect(p.get('w')![2]).toBe(3);
   });
 
+  it('scales the learning rate of the parameters named in lrScale, and refuses a bad scale', () => {
+    const p = new Map([
+      ['table', Float32Array.from([1, 1])],
+      ['w', Float32Array.from([1, 1])],
+    ]);
+    const g = new Map([
+      ['table', Float32Array.from([2, -2])],
+      ['w', Float32Array.from([2, -2])],
+    ]);
+    new Adam({ lr: 0.01, lrScale: { table: 5 } }).step(p, g);
+    expect(Array.from(p.get('w')!)).toEqual([Math.fround(0.99), Math.fround(1.01)]);
+    expect(p.get('table')![0]).toBeCloseTo(0.95, 6);
+    expect(p.get('table')![1]).toBeCloseTo(1.05, 6);
+    expect(() => new Adam({ lr: 0.01, lrScale: { table: 0 } })).toThrow(/learning-rate scale of table must be a positive number/);
+  });
+
   it('row-sparse steps on a table equal dense steps bit for bit', () => {
     const rowsN = 50;
     const width = 4;

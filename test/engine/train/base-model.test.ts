@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DiffusionPipeline } from '../../../src/engine/pipeline/text-to-image.ts';
-import { budgetedTotal, learningRate, trainBaseModel, type ImageDataset } from '../../../src/engine/train/base-model.ts';
+import { LATENTS_MIRRORED, budgetedTotal, learningRate, subjectMask, trainBaseModel, type ImageDataset } from '../../../src/engine/train/base-model.ts';
 import { SafetensorsFile } from '../../../src/engine/weights/safetensors.ts';
 
 function squares(n: number, s = 64): ImageDataset {
@@ -58,7 +58,35 @@ describe('budgetedTotal', () => {
   });
 });
 
+describe('subjectMask', () => {
+  it('weights the cells inside the box, in the stored (mirrored) frame, with mean 1', () => {
+    // Box over the image's left quarter, full height: 64 px, 16 latent cells of 4 px.
+    const m = subjectMask([0, 0, 16, 64], 64, 16, 4);
+    const mean = m.reduce((a, b) => a + b, 0) / m.length;
+    expect(mean).toBeCloseTo(1, 6);
+    const heavy = [...new Set(Array.from(m.subarray(0, 16), (v, x) => (v > 1 ? x : -1)).filter((x) => x >= 0))];
+    // Cell centres 2, 6, 10, 14 px are inside; mirrored they are the last four columns.
+    expect(heavy).toEqual(LATENTS_MIRRORED ? [12, 13, 14, 15] : [0, 1, 2, 3]);
+    expect(m[15]! / m[0]!).toBeCloseTo(LATENTS_MIRRORED ? 4 : 1 / 4, 6);
+    // Weight 1 is the plain loss.
+    expect(Array.from(subjectMask([0, 0, 16, 64], 64, 16, 1))).toEqual(Array.from({ length: 256 }, () => 1));
+  });
+});
+
 describe('trainBaseModel', () => {
+  it('trains with a subject-weighted loss and a faster token table, and refuses the weight without boxes', async () => {
+    const out = join(await mkdtemp(join(tmpdir(), 'zipbank-base-')), 'model');
+    dirs.push(join(out, '..'));
+    const data = squares(8);
+    const boxes = new Float32Array(8 * 4);
+    for (let k = 0; k < 8; k++) boxes.set([8 + (k % 5) * 4, 8 + (k % 5) * 4, 36 + (k % 5) * 4, 36 + (k % 5) * 4], k * 4);
+    await expect(trainBaseModel({ out, preset: 'world', data, seed: 2, vae: { steps: 1, batch: 2 }, denoiser: { steps: 2, batch: 2, subjectWeight: 3 } })).rejects.toThrow(/subjectWeight 3 needs data.subjectBoxes/);
+    const r = await trainBaseModel({ out, preset: 'world', data: { ...data, subjectBoxes: boxes }, seed: 2, vae: { steps: 1, batch: 2 }, denoiser: { steps: 3, batch: 2, subjectWeight: 3, tokenLrScale: 10 } });
+    expect(r.complete).toBe(true);
+    expect(r.denoiser!.steps).toBe(3);
+    expect(Number.isFinite(r.denoiser!.finalLoss)).toBe(true);
+  }, 120_000);
+
   it('resumes a run cut short, finishes, and the folder renders', async () => {
     const out = join(await mkdtemp(join(tmpdir(), 'zipbank-base-')), 'model');
     dirs.push(join(out, '..'));

@@ -124,6 +124,31 @@ describe('denoiserObjective', () => {
     const mse = [0, 0];
     for (let i = 0; i < eps.length; i++) mse[Math.floor(i / per)]! += (eps[i]! - target[i]!) ** 2 / per;
     expect(got).toBeCloseTo((mse[0]! * 1 + mse[1]! * 0.25) / 2, 5);
-    for (const s of [all, clip, unet]) await s.dispose();
+
+    // Per-cell weights [B, 1, L, L], broadcast over the latent channels.
+    const so = denoiserObjective(cfg.unet, te, { weights, batch: B, latentSize: L, spatialWeight: true });
+    expect(so.inputShapes.weight).toEqual([B, 1, L, L]);
+    const map = Float32Array.from({ length: B * L * L }, () => r.uniform() * 3);
+    const spatial = await createSession({ model: so.model, name: 'denoiser-objective-spatial' });
+    const gotSpatial = asFloat32(
+      (
+        await spatial.run({
+          input_ids: tensor('int32', ids, [B, seq]),
+          [so.tokenInput]: tensor('float32', embeds, [B, seq, H]),
+          sample: tensor('float32', sample, [B, 4, L, L]),
+          timestep: tensor('float32', t, [B]),
+          target: tensor('float32', target, [B, 4, L, L]),
+          weight: tensor('float32', map, [B, 1, L, L]),
+        })
+      ).loss!,
+    )[0]!;
+    let want = 0;
+    for (let i = 0; i < eps.length; i++) {
+      const b = Math.floor(i / per);
+      const cell = i % (L * L);
+      want += map[b * L * L + cell]! * (eps[i]! - target[i]!) ** 2;
+    }
+    expect(gotSpatial).toBeCloseTo(want / eps.length, 5);
+    for (const s of [all, clip, unet, spatial]) await s.dispose();
   });
 });
