@@ -43,7 +43,7 @@ import { join, resolve } from 'node:path';
 import { BUNDLED_WORLD_MODEL } from '../src/config.ts';
 import { parseArgs } from '../src/cli/args.ts';
 import { readFile, writeFile } from 'node:fs/promises';
-import { Classifier } from '../src/engine/train/classifier.ts';
+import { Classifier, DEFAULT_CHANNELS } from '../src/engine/train/classifier.ts';
 import { checkQuality, classifierBreakdown, cleanTrainingFiles, continueDenoiser, refineClassifier, retrainClassifier, trainWorld, type WorldReport } from '../src/world/train.ts';
 
 const { flags } = parseArgs(process.argv.slice(2), {
@@ -100,6 +100,11 @@ if (flags['retrain-classifier'] === true || flags['more-denoiser'] === true) {
     const depthList = typeof depthFlag === 'string' ? depthFlag.split(',').map(Number) : undefined;
     if (depthList && depthList.some((d) => !Number.isInteger(d) || d < 1 || d > 8)) {
       console.error(`--classifier-depth ${depthFlag}: give layers per stage, 1 to 8: one number for every stage (2) or one per stage (1,1,2,2,2)`);
+      process.exit(2);
+    }
+    const stages = (channels ?? DEFAULT_CHANNELS).length;
+    if (depthList && depthList.length !== 1 && depthList.length !== stages) {
+      console.error(`--classifier-depth ${depthFlag}: ${depthList.length} depths for ${stages} stages (--classifier-channels); give one number, or one per stage`);
       process.exit(2);
     }
     const depth = depthList ? (depthList.length === 1 ? depthList[0]! : depthList) : undefined;

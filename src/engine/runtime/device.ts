@@ -135,7 +135,9 @@ export async function chooseProvider(options: ChooseOptions = {}): Promise<Provi
     if (provider === 'webgpu') {
       const drivers = (options.vulkan ?? (() => vulkanDrivers(env)))();
       if (softwareOnly(drivers)) {
-        const reason = `the only Vulkan driver${drivers.length > 1 ? 's are software rasterisers' : ' is a software rasteriser'} (${drivers.map((d) => d.manifest).join(', ')}): WebGPU would run on the CPU, slower than the CPU provider (set ZIPBANK_DEVICE=webgpu to use it anyway)`;
+        const sw = drivers.filter((d) => d.software).map((d) => d.manifest);
+        const idle = drivers.filter((d) => d.noDevice).map((d) => d.manifest);
+        const reason = `the only usable Vulkan driver${sw.length > 1 ? 's are software rasterisers' : ' is a software rasteriser'} (${sw.join(', ')})${idle.length ? `; the GPU drivers ${idle.join(', ')} have no device here` : ''}: WebGPU would run on the CPU, slower than the CPU provider (set ZIPBANK_DEVICE=webgpu to use it anyway)`;
         skipped.push({ provider, reason });
         log('info', `auto: skipping ${provider}: ${reason}`);
         continue;

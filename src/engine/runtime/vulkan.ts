@@ -4,9 +4,12 @@
  * `VK_ICD_FILENAMES`) replaces the search, `VK_ADD_DRIVER_FILES` adds to it, and
  * otherwise the `vulkan/icd.d` folders under /etc, XDG_CONFIG_DIRS and XDG_DATA_DIRS.
  *
- * `auto` uses this to stay off WebGPU when every driver is a software rasteriser
- * (Mesa's lavapipe, SwiftShader): WebGPU would then run on the CPU through Vulkan,
- * far slower than the CPU provider. Naming `ZIPBANK_DEVICE=webgpu` still uses it.
+ * `auto` uses this to stay off WebGPU when no driver can reach a GPU: every driver is
+ * a software rasteriser (Mesa's lavapipe, SwiftShader) or a GPU driver whose device
+ * nodes are missing (Debian's mesa-vulkan-drivers installs Intel, AMD and virtio
+ * drivers next to lavapipe on any machine; they need /dev/dri/renderD*, NVIDIA's
+ * needs /dev/nvidia*). WebGPU would then run on the CPU through Vulkan, far slower
+ * than the CPU provider. Naming `ZIPBANK_DEVICE=webgpu` still uses it.
  *
  * @example
  *   const d = vulkanDrivers();          // [{ manifest: '/usr/share/vulkan/icd.d/lvp_icd.x86_64.json', library: 'libvulkan_lvp.so', software: true }]
@@ -22,6 +25,8 @@ export interface VulkanDriver {
   library: string;
   /** A CPU rasteriser (lavapipe / llvmpipe, SwiftShader). */
   software: boolean;
+  /** A GPU driver whose device nodes are missing here (e.g. Mesa's Intel driver without /dev/dri/renderD*). */
+  noDevice?: boolean;
 }
 
 /** Filesystem reads, injectable for tests. */
@@ -29,6 +34,13 @@ export interface VulkanFs {
   list(dir: string): string[];
   read(file: string): string;
   isDir(path: string): boolean;
+}
+
+/** Whether a GPU driver's device nodes exist; undefined for drivers this does not know (assumed usable). */
+function deviceMissing(library: string, manifest: string, fs: VulkanFs): boolean {
+  if (MESA_GPU.test(basename(library))) return !fs.list('/dev/dri').some((f) => f.startsWith('renderD'));
+  if (NVIDIA.test(basename(library)) || NVIDIA.test(basename(manifest))) return !fs.list('/dev').some((f) => f === 'nvidiactl' || /^nvidia\d+$/.test(f));
+  return false;
 }
 
 const realFs: VulkanFs = {
@@ -50,6 +62,9 @@ const realFs: VulkanFs = {
 };
 
 const SOFTWARE = /lvp|lavapipe|llvmpipe|swiftshader/i;
+/** Mesa's GPU drivers (libvulkan_<name>.so): they open a DRM render node. */
+const MESA_GPU = /libvulkan_(intel|intel_hasvk|radeon|virtio|nouveau|freedreno|panfrost|broadcom|asahi|powervr_mesa|gfxstream)\.so/i;
+const NVIDIA = /nvidia/i;
 
 function splitList(v: string | undefined): string[] {
   return (v ?? '').split(':').filter((x) => x.trim() !== '');
@@ -80,12 +95,13 @@ export function vulkanDrivers(env: Record<string, string | undefined> = process.
       continue;
     }
     if (typeof library !== 'string') continue;
-    out.push({ manifest, library, software: SOFTWARE.test(basename(manifest)) || SOFTWARE.test(basename(library)) });
+    const software = SOFTWARE.test(basename(manifest)) || SOFTWARE.test(basename(library));
+    out.push({ manifest, library, software, ...(!software && deviceMissing(library, manifest, fs) ? { noDevice: true } : {}) });
   }
   return out;
 }
 
-/** True when there are drivers and every one of them is a software rasteriser. */
+/** True when there are drivers, one of them is a software rasteriser, and none can reach a GPU. */
 export function softwareOnly(drivers: readonly VulkanDriver[]): boolean {
-  return drivers.length > 0 && drivers.every((d) => d.software);
+  return drivers.some((d) => d.software) && drivers.every((d) => d.software || d.noDevice);
 }

@@ -19,7 +19,7 @@ export interface AdamOptions {
   lrScale?: Readonly<Record<string, number>>;
 }
 
-/** The rows of a [rows, width] table to update; the others have had no gradient yet. */
+/** The rows of a [rows, width] table to update (each row once); the others have had no gradient yet. */
 export interface SparseRows {
   width: number;
   rows: Iterable<number>;

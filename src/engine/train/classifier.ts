@@ -53,7 +53,7 @@ export interface ClassifierSpec {
   depth?: number | number[];
 }
 
-const DEFAULT_CHANNELS = [32, 32, 64, 128, 128];
+export const DEFAULT_CHANNELS = [32, 32, 64, 128, 128];
 const GROUPS = 8;
 
 interface ParamShape {

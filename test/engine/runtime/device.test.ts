@@ -95,8 +95,16 @@ describe('chooseProvider with an injected probe', () => {
     expect(choice.provider).toBe('cpu');
     expect(probe.asked).toEqual(['cuda']);
     expect(choice.skipped[1]!.reason).toContain('software rasteriser (/usr/share/vulkan/icd.d/lvp_icd.x86_64.json)');
+    expect(choice.skipped[1]!.reason).not.toContain('have no device');
     expect(choice.skipped[1]!.reason).toContain('ZIPBANK_DEVICE=webgpu');
-    expect(logs.some((l) => l.startsWith('auto: skipping webgpu: the only Vulkan driver'))).toBe(true);
+    expect(logs.some((l) => l.startsWith('auto: skipping webgpu: the only usable Vulkan driver'))).toBe(true);
+  });
+
+  it('auto skips WebGPU when the GPU drivers next to lavapipe have no device (mesa-vulkan-drivers on a CPU machine)', async () => {
+    const intel: VulkanDriver = { manifest: '/usr/share/vulkan/icd.d/intel_icd.x86_64.json', library: '/usr/lib/x86_64-linux-gnu/libvulkan_intel.so', software: false, noDevice: true };
+    const choice = await chooseProvider({ device: 'auto', probe: fakeProbe({ webgpu: { ok: true } }), vulkan: () => [intel, lavapipe], log: () => {} });
+    expect(choice.provider).toBe('cpu');
+    expect(choice.skipped[1]!.reason).toContain('the GPU drivers /usr/share/vulkan/icd.d/intel_icd.x86_64.json have no device here');
   });
 
   it('auto still takes WebGPU next to a GPU driver, and an explicit webgpu takes lavapipe', async () => {
@@ -119,27 +127,38 @@ describe('vulkanDrivers', () => {
     };
   }
   const icd = (lib: string) => JSON.stringify({ file_format_version: '1.0.0', ICD: { library_path: lib, api_version: '1.3.0' } });
-  const fs = fakeFs({
+  const files: Record<string, string> = {
     '/usr/share/vulkan/icd.d/lvp_icd.x86_64.json': icd('/usr/lib/x86_64-linux-gnu/libvulkan_lvp.so'),
+    '/usr/share/vulkan/icd.d/intel_icd.x86_64.json': icd('/usr/lib/x86_64-linux-gnu/libvulkan_intel.so'),
     '/usr/share/vulkan/icd.d/nvidia_icd.json': icd('libGLX_nvidia.so.0'),
     '/usr/share/vulkan/icd.d/broken.json': '{ not json',
     '/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json': icd('/usr/local/nvidia/lib64/libGLX_nvidia.so.0'),
     '/opt/sw/vk_swiftshader_icd.json': icd('./libvk_swiftshader.so'),
-  });
+  };
+  const fs = fakeFs(files);
 
-  it('reads the default folders, marks software rasterisers, and skips unreadable manifests', () => {
+  it('reads the default folders, marks software rasterisers and GPU drivers without a device, and skips unreadable manifests', () => {
     const d = vulkanDrivers({}, fs);
-    expect(d.map((x) => [x.manifest, x.software])).toEqual([
-      ['/usr/share/vulkan/icd.d/lvp_icd.x86_64.json', true],
-      ['/usr/share/vulkan/icd.d/nvidia_icd.json', false],
+    expect(d.map((x) => [x.manifest, x.software, x.noDevice ?? false])).toEqual([
+      ['/usr/share/vulkan/icd.d/intel_icd.x86_64.json', false, true],
+      ['/usr/share/vulkan/icd.d/lvp_icd.x86_64.json', true, false],
+      ['/usr/share/vulkan/icd.d/nvidia_icd.json', false, true],
     ]);
-    expect(softwareOnly(d)).toBe(false);
-    expect(softwareOnly(d.filter((x) => x.software))).toBe(true);
+    // No /dev/dri/renderD* and no /dev/nvidia*: nothing reaches a GPU.
+    expect(softwareOnly(d)).toBe(true);
     expect(softwareOnly([])).toBe(false);
+    const withGpu = vulkanDrivers({}, fakeFs({ ...files, '/dev/nvidiactl': '', '/dev/nvidia0': '' }));
+    expect(withGpu.find((x) => x.manifest.endsWith('nvidia_icd.json'))!.noDevice).toBeUndefined();
+    expect(softwareOnly(withGpu)).toBe(false);
+    const withDri = vulkanDrivers({}, fakeFs({ ...files, '/dev/dri/renderD128': '' }));
+    expect(withDri.find((x) => x.manifest.endsWith('intel_icd.x86_64.json'))!.noDevice).toBeUndefined();
+    expect(softwareOnly(withDri)).toBe(false);
   });
 
   it('lets VK_DRIVER_FILES (files or folders) replace the search and VK_ADD_DRIVER_FILES add to it', () => {
     expect(vulkanDrivers({ VK_DRIVER_FILES: '/usr/local/nvidia/share/vulkan/icd.d' }, fs).map((x) => x.library)).toEqual(['/usr/local/nvidia/lib64/libGLX_nvidia.so.0']);
+    // A GPU driver alone, even without its device, is not "software only" (its probe reports why it fails).
+    expect(softwareOnly(vulkanDrivers({ VK_DRIVER_FILES: '/usr/local/nvidia/share/vulkan/icd.d' }, fs))).toBe(false);
     expect(vulkanDrivers({ VK_ICD_FILENAMES: '/opt/sw/vk_swiftshader_icd.json' }, fs)).toEqual([{ manifest: '/opt/sw/vk_swiftshader_icd.json', library: './libvk_swiftshader.so', software: true }]);
     const added = vulkanDrivers({ XDG_DATA_DIRS: '/nowhere', VK_ADD_DRIVER_FILES: '/opt/sw/vk_swiftshader_icd.json' }, fs);
     expect(softwareOnly(added)).toBe(true);
