@@ -24,6 +24,7 @@ import { SafetensorsFile, encodeSafetensors, type TensorToWrite } from '../engin
 import { deriveSeed } from './rng.ts';
 import { captionOf } from './scene.ts';
 import { sampleBaseScene } from './split.ts';
+import { Classifier } from '../engine/train/classifier.ts';
 import type { WorldReport } from './train.ts';
 
 const TOKEN_TABLE = 'text_model.embeddings.token_embedding.weight';
@@ -44,8 +45,13 @@ async function read(file: string): Promise<{ tensors: Tensors; metadata: Record<
 
 async function write(file: string, t: Tensors, metadata: Record<string, string>, dtype: 'F32' | 'F16'): Promise<void> {
   const list: TensorToWrite[] = [...t].map(([name, v]) => ({ name, dtype, shape: v.shape, data: fromFloat32(v.values, dtype) }));
-  await writeFile(`${file}.partial`, encodeSafetensors(list, metadata));
-  await rename(`${file}.partial`, file);
+  try {
+    await writeFile(`${file}.partial`, encodeSafetensors(list, metadata));
+    await rename(`${file}.partial`, file);
+  } catch (e) {
+    await rm(`${file}.partial`, { force: true });
+    throw e;
+  }
 }
 
 /** Token ids of every caption of the first `n` base-split scenes (as trainWorld renders them), and of the empty caption. */
@@ -106,16 +112,39 @@ function sameShapes(a: Tensors, b: Tensors, what: string): void {
   if (b.size !== a.size) throw new Error(`${what}: the returned file has ${b.size} tensors, the model ${a.size}`);
 }
 
-/** See the file comment. Returns the parts merged (unet, text_encoder, classifier). */
+/** One part of a merge: written beside its target first, swapped in only when every part is ready. */
+interface Staged {
+  prepare(): Promise<void>;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+function stagedFile(file: string, t: Tensors, metadata: Record<string, string>): Staged {
+  const partial = `${file}.merge-partial`;
+  return {
+    prepare: async () => {
+      const list: TensorToWrite[] = [...t].map(([name, v]) => ({ name, dtype: 'F32', shape: v.shape, data: fromFloat32(v.values, 'F32') }));
+      await writeFile(partial, encodeSafetensors(list, metadata));
+    },
+    commit: () => rename(partial, file),
+    abort: () => rm(partial, { force: true }),
+  };
+}
+
+/**
+ * See the file comment. Returns the parts merged (unet, text_encoder, classifier). Every
+ * part is checked and written beside the model first (the classifier is loaded back);
+ * only then are they swapped in, so a bad or unreadable part changes nothing.
+ */
 export async function mergeWorldModel(model: string, returned: string, rowsFile?: string): Promise<string[]> {
-  const staged: Array<() => Promise<void>> = [];
+  const staged: Staged[] = [];
   const parts: string[] = [];
   const unetBack = join(returned, 'unet.safetensors');
   if (await exists(unetBack)) {
     const mine = await read(join(model, FILES.unet));
     const back = await read(unetBack);
     sameShapes(mine.tensors, back.tensors, 'unet');
-    staged.push(() => write(join(model, FILES.unet), back.tensors, back.metadata, 'F32'));
+    staged.push(stagedFile(join(model, FILES.unet), back.tensors, back.metadata));
     parts.push('unet');
   }
   const textBack = join(returned, 'text_encoder.safetensors');
@@ -130,16 +159,26 @@ export async function mergeWorldModel(model: string, returned: string, rowsFile?
     const trained = back.tensors.get(TOKEN_TABLE)!.values;
     for (const r of rows) merged.set(trained.subarray(r * hidden, (r + 1) * hidden), r * hidden);
     back.tensors.set(TOKEN_TABLE, { values: merged, shape: table.shape });
-    staged.push(() => write(join(model, FILES.text), back.tensors, back.metadata, 'F32'));
+    staged.push(stagedFile(join(model, FILES.text), back.tensors, back.metadata));
     parts.push('text_encoder');
   }
   const clsBack = join(returned, 'classifier');
   if (await exists(join(clsBack, 'model.safetensors'))) {
-    staged.push(async () => {
-      await rm(join(model, 'classifier.new'), { recursive: true, force: true });
-      await cp(clsBack, join(model, 'classifier.new'), { recursive: true });
-      await rm(join(model, 'classifier'), { recursive: true, force: true });
-      await rename(join(model, 'classifier.new'), join(model, 'classifier'));
+    const dir = join(model, 'classifier');
+    staged.push({
+      prepare: async () => {
+        await rm(`${dir}.new`, { recursive: true, force: true });
+        await cp(clsBack, `${dir}.new`, { recursive: true });
+        // Every tensor the config names, with its shape: load it.
+        await (await Classifier.load(`${dir}.new`)).close();
+      },
+      commit: async () => {
+        await rm(`${dir}.old`, { recursive: true, force: true });
+        if (await exists(dir)) await rename(dir, `${dir}.old`);
+        await rename(`${dir}.new`, dir);
+        await rm(`${dir}.old`, { recursive: true, force: true });
+      },
+      abort: () => rm(`${dir}.new`, { recursive: true, force: true }),
     });
     parts.push('classifier');
   }
@@ -153,8 +192,19 @@ export async function mergeWorldModel(model: string, returned: string, rowsFile?
   }
   const cls = join(returned, 'world-classifier.json');
   if (await exists(cls)) report.classifier = (JSON.parse(await readFile(cls, 'utf8')) as WorldReport).classifier;
-  for (const s of staged) await s();
-  await writeFile(reportPath, `${JSON.stringify(report, null, 2)}\n`);
+  const reportStage: Staged = {
+    prepare: () => writeFile(`${reportPath}.merge-partial`, `${JSON.stringify(report, null, 2)}\n`),
+    commit: () => rename(`${reportPath}.merge-partial`, reportPath),
+    abort: () => rm(`${reportPath}.merge-partial`, { force: true }),
+  };
+  staged.push(reportStage);
+  try {
+    for (const st of staged) await st.prepare();
+  } catch (e) {
+    for (const st of staged) await st.abort().catch(() => {});
+    throw e;
+  }
+  for (const st of staged) await st.commit();
   return parts;
 }
 

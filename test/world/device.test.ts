@@ -83,6 +83,20 @@ describe('world model transport', () => {
     await expect(mergeWorldModel(model, badDir, join(pack, 'transport.json'))).rejects.toThrow(new RegExp(`${u0.replace(/\./g, '\\.')} is \\[3\\]`));
     expect((await readFile(join(model, 'unet/diffusion_pytorch_model.safetensors'))).equals(before)).toBe(true);
 
+    // A good UNet with a broken classifier (its config names a tensor the file lacks): nothing is swapped in, no leftovers.
+    const brokenDir = join(root, 'broken');
+    await mkdir(brokenDir);
+    await writeAll(join(brokenDir, 'unet.safetensors'), unet.t);
+    await cp(join(BUNDLED_WORLD_MODEL, 'classifier'), join(brokenDir, 'classifier'), { recursive: true });
+    const cfg = JSON.parse(await readFile(join(brokenDir, 'classifier', 'config.json'), 'utf8')) as { heads: { name: string; labels: string[] }[] };
+    cfg.heads.push({ name: 'extra', labels: ['a', 'b'] });
+    await writeFile(join(brokenDir, 'classifier', 'config.json'), JSON.stringify(cfg));
+    await expect(mergeWorldModel(model, brokenDir, join(pack, 'transport.json'))).rejects.toThrow(/head\.extra/);
+    expect((await readFile(join(model, 'unet/diffusion_pytorch_model.safetensors'))).equals(before)).toBe(true);
+    const { readdir } = await import('node:fs/promises');
+    expect((await readdir(model)).sort()).toEqual(['text_encoder', 'unet', 'world.json']);
+    expect((await readdir(join(model, 'unet'))).sort()).toEqual(['config.json', 'diffusion_pytorch_model.safetensors']);
+
     expect(await mergeWorldModel(model, back, join(pack, 'transport.json'))).toEqual(['unet', 'text_encoder']);
     const mergedUnet = await readAll(join(model, 'unet/diffusion_pytorch_model.safetensors'));
     expect([...mergedUnet.dtypes]).toEqual(['F32']);
