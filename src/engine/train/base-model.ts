@@ -246,6 +246,12 @@ export async function trainBaseModel(o: BaseTrainOptions): Promise<BaseTrainRepo
   const presets = presetConfigs(o.preset);
   if (!presets.vae || !presets.textEncoder || presets.textEncoder2) throw new RangeError(`trainBaseModel: preset ${o.preset} is not a single-text-encoder (SD 1.x) pipeline`);
   const cfg = { unet: presets.unet, vae: presets.vae, textEncoder: presets.textEncoder };
+  // Checked before any phase runs, so a bad setting costs no VAE training.
+  const sw = o.denoiser?.subjectWeight ?? 1;
+  if (sw !== 1) {
+    if (!(sw > 0) || !Number.isFinite(sw)) throw new RangeError(`trainBaseModel: denoiser.subjectWeight must be a positive number, got ${sw}`);
+    if (o.data.subjectBoxes?.length !== o.data.count * 4) throw new RangeError(`trainBaseModel: denoiser.subjectWeight ${sw} needs data.subjectBoxes, 4 numbers for each of the ${o.data.count} images`);
+  }
   const ckptDir = o.workDir ?? join(o.out, '.train');
   await mkdir(ckptDir, { recursive: true });
   if (!(await exists(join(o.out, 'model_index.json')))) {
@@ -337,10 +343,6 @@ export async function trainBaseModel(o: BaseTrainOptions): Promise<BaseTrainRepo
     const textW = await readComponent(textFile);
     const all: Weights = new Map([...unetW, ...textW]);
     const spatial = d.subjectWeight !== 1;
-    if (spatial) {
-      if (!(d.subjectWeight > 0) || !Number.isFinite(d.subjectWeight)) throw new RangeError(`trainBaseModel: denoiser.subjectWeight must be a positive number, got ${d.subjectWeight}`);
-      if (o.data.subjectBoxes?.length !== o.data.count * 4) throw new RangeError(`trainBaseModel: denoiser.subjectWeight ${d.subjectWeight} needs data.subjectBoxes, 4 numbers for each of the ${o.data.count} images`);
-    }
     const obj = denoiserObjective(cfg.unet, cfg.textEncoder, { weights: source(all), batch: d.batch, latentSize: ls, spatialWeight: spatial });
     const table = textW.get(obj.tokenTable)!;
     const trainable = new Map(obj.params.filter((n) => n !== obj.tokenTable).map((n) => [n, all.get(n)!.values]));
