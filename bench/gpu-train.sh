@@ -13,7 +13,8 @@
 #   - a new measuring classifier from scratch (--retrain-classifier), unless
 #     --classifier-minutes 0.
 # A training that fails on the GPU provider (no adapter, or a loss that is not
-# finite) is run again on the CPU for the time left. Writes to --out:
+# finite) is run again on the CPU for the time left, from the packed weights: the
+# failed run's checkpoint (other batch size, maybe non-finite weights) is deleted. Writes to --out:
 # unet.safetensors, text_encoder.safetensors, transport.json, world-denoiser.json,
 # classifier/{model.safetensors,config.json}, world-classifier.json, and the logs;
 # bring them back and run `node bin/run-ts.js tools/world-device.ts merge DIR`.
@@ -82,6 +83,7 @@ run() {
     local left
     left=$(awk -v b="$budget" -v s=$(( $(date +%s) - t0 )) 'BEGIN { l = b - s / 60 - 0.7; printf "%.2f", (l < 0.5 ? 0.5 : l) }')
     echo "[$name] failed on $device (status $rc): $(grep -m1 -E 'Error|error' "$log" | cut -c1-300); again on the CPU for $left min" | tee -a "$log"
+    [ -n "${RETRY_CLEAN:-}" ] && rm -rf "$RETRY_CLEAN"
     "$work/node" "$work/app/train-world.mjs" --device cpu --budget-minutes "$left" "$@" "${CPU_ARGS[@]}" >>"$log" 2>&1
     rc=$?
   fi
@@ -90,11 +92,14 @@ run() {
 }
 
 CPU_ARGS=(--denoiser-batch 32)
+# The --more-denoiser round's work folder (checkpoint, latents); its dataset cache stays.
+RETRY_CLEAN=$work/den/.train/more
 run denoiser "$minutes" --out "$work/den" --more-denoiser "${den[@]}" &
 pid_den=$!
 pid_cls=
 if [ "$cls_minutes" != 0 ]; then
   CPU_ARGS=(--classifier-batch 64)
+  RETRY_CLEAN=
   run classifier "$cls_minutes" --out "$work/cls" --retrain-classifier "${cls[@]}" &
   pid_cls=$!
 fi

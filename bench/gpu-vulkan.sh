@@ -10,8 +10,10 @@
 #   'vk_icdGetInstanceProcAddr' for ICD libGLX_nvidia.so.0" was seen with
 #   /usr/share/vulkan/icd.d/nvidia_icd.json on an H200 machine);
 # - the mounted driver's libraries (/usr/local/nvidia/lib64) on LD_LIBRARY_PATH;
-# - the bundle's libvulkan.so.1 and libglvnd libraries (which libGLX_nvidia.so.0
-#   loads) after everything else: the system's own copies win where they exist.
+# - of the bundle's libvulkan.so.1 and libglvnd libraries (which libGLX_nvidia.so.0
+#   loads), only those the system lacks: LD_LIBRARY_PATH is searched before the
+#   system's library cache, so a bundled copy of a library the system has would
+#   shadow it. They are linked into BUNDLED_LIB_DIR/only-missing, which goes last.
 gpu_vulkan_setup() {
   local bundled=$1 icd d
   if [ -z "${VK_DRIVER_FILES:-}${VK_ICD_FILENAMES:-}" ]; then
@@ -36,7 +38,21 @@ gpu_vulkan_setup() {
   else
     echo "vulkan: no libvulkan.so.1 on this system or in the bundle: WebGPU cannot start"
   fi
-  [ -d "$bundled" ] && export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$bundled"
+  if [ -d "$bundled" ]; then
+    local missing=$bundled/only-missing f name cache
+    cache=$( (ldconfig -p || /sbin/ldconfig -p) 2>/dev/null | awk '{ print $1 }')
+    rm -rf "$missing" && mkdir -p "$missing"
+    for f in "$bundled"/*.so*; do
+      [ -e "$f" ] || continue
+      name=$(basename "$f")
+      if grep -qxF "$name" <<<"$cache"; then
+        echo "vulkan: the system's $name (bundled copy unused)"
+      else
+        ln -s "$f" "$missing/$name"
+      fi
+    done
+    export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$missing"
+  fi
   if [ -z "${__EGL_VENDOR_LIBRARY_FILENAMES:-}" ] && [ -f /usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json ]; then
     export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
   fi
