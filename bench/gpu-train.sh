@@ -3,6 +3,7 @@
 #
 #   bench/gpu-train.sh --out DIR [--bundle DIR] [--minutes M] [--device webgpu|cpu|auto]
 #                      [--denoiser-batch N] [--denoiser-lr X] [--base-images N]
+#                      [--subject-weight W] [--token-lr-scale K]
 #                      [--classifier-minutes M] [--classifier-depth N] [--classifier-channels a,b,..]
 #                      [--classifier-batch N] [--classifier-images N]
 #
@@ -14,7 +15,7 @@
 #     --classifier-minutes 0.
 # A training that fails on the GPU provider (no adapter, or a loss that is not
 # finite) is run again on the CPU for the time left, from the packed weights: the
-# failed run's checkpoint (other batch size, maybe non-finite weights) is deleted. Writes to --out:
+# failed run's weights and checkpoint (other batch size, maybe non-finite) are dropped. Writes to --out:
 # unet.safetensors, text_encoder.safetensors, transport.json, world-denoiser.json,
 # classifier/{model.safetensors,config.json}, world-classifier.json, and the logs;
 # bring them back and run `node bin/run-ts.js tools/world-device.ts merge DIR`.
@@ -38,7 +39,7 @@ while [ $# -gt 0 ]; do
     --minutes) minutes=$2; shift 2 ;;
     --classifier-minutes) cls_minutes=$2; shift 2 ;;
     --device) device=$2; shift 2 ;;
-    --denoiser-*|--base-images) den+=("$1" "$2"); shift 2 ;;
+    --denoiser-*|--base-images|--subject-weight|--token-lr-scale) den+=("$1" "$2"); shift 2 ;;
     --classifier-*) cls+=("$1" "$2"); shift 2 ;;
     *) echo "unknown option $1"; exit 2 ;;
   esac
@@ -83,7 +84,7 @@ run() {
     local left
     left=$(awk -v b="$budget" -v s=$(( $(date +%s) - t0 )) 'BEGIN { l = b - s / 60 - 0.7; printf "%.2f", (l < 0.5 ? 0.5 : l) }')
     echo "[$name] failed on $device (status $rc): $(grep -m1 -E 'Error|error' "$log" | cut -c1-300); again on the CPU for $left min" | tee -a "$log"
-    [ -n "${RETRY_CLEAN:-}" ] && rm -rf "$RETRY_CLEAN"
+    [ -n "${RETRY_RESET:-}" ] && "$RETRY_RESET"
     "$work/node" "$work/app/train-world.mjs" --device cpu --budget-minutes "$left" "$@" "${CPU_ARGS[@]}" >>"$log" 2>&1
     rc=$?
   fi
@@ -92,14 +93,20 @@ run() {
 }
 
 CPU_ARGS=(--denoiser-batch 32)
-# The --more-denoiser round's work folder (checkpoint, latents); its dataset cache stays.
-RETRY_CLEAN=$work/den/.train/more
+# Before a CPU retry of the denoiser: the packed weights back, the failed round's
+# checkpoint and state gone (its latents and the dataset cache stay: same VAE).
+reset_den() {
+  rm -rf "$work/den/unet" "$work/den/text_encoder"
+  cp -r "$work/model/unet" "$work/model/text_encoder" "$work/model/world.json" "$work/den/"
+  rm -f "$work/den/.train/more/denoiser.ckpt.safetensors" "$work/den/.train/more/state.json"
+}
+RETRY_RESET=reset_den
 run denoiser "$minutes" --out "$work/den" --more-denoiser "${den[@]}" &
 pid_den=$!
 pid_cls=
 if [ "$cls_minutes" != 0 ]; then
   CPU_ARGS=(--classifier-batch 64)
-  RETRY_CLEAN=
+  RETRY_RESET=
   run classifier "$cls_minutes" --out "$work/cls" --retrain-classifier "${cls[@]}" &
   pid_cls=$!
 fi

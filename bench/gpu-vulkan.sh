@@ -40,7 +40,8 @@ gpu_vulkan_setup() {
   fi
   if [ -d "$bundled" ]; then
     local missing=$bundled/only-missing f name cache
-    cache=$( (ldconfig -p || /sbin/ldconfig -p) 2>/dev/null | awk '{ print $1 }')
+    # Names of the system's libraries for this machine's architecture (a 32-bit copy does not count).
+    cache=$( (ldconfig -p || /sbin/ldconfig -p) 2>/dev/null | awk -v arch="$(uname -m | tr _ -)" 'index(tolower($0), tolower(arch)) { print $1 }')
     rm -rf "$missing" && mkdir -p "$missing"
     for f in "$bundled"/*.so*; do
       [ -e "$f" ] || continue

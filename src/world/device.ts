@@ -113,30 +113,82 @@ function sameShapes(a: Tensors, b: Tensors, what: string): void {
 }
 
 /** One part of a merge: written beside its target first, swapped in only when every part is ready. */
+/** A part written beside its target (`<target>.merge-partial`, a file or a folder) before any is swapped in. */
 interface Staged {
-  prepare(): Promise<void>;
-  commit(): Promise<void>;
-  abort(): Promise<void>;
+  target: string;
+  prepare(partial: string): Promise<void>;
 }
 
 function stagedFile(file: string, t: Tensors, metadata: Record<string, string>): Staged {
-  const partial = `${file}.merge-partial`;
   return {
-    prepare: async () => {
+    target: file,
+    prepare: async (partial) => {
       const list: TensorToWrite[] = [...t].map(([name, v]) => ({ name, dtype: 'F32', shape: v.shape, data: fromFloat32(v.values, 'F32') }));
       await writeFile(partial, encodeSafetensors(list, metadata));
     },
-    commit: () => rename(partial, file),
-    abort: () => rm(partial, { force: true }),
   };
+}
+
+/** File-system moves, replaceable in tests to make a swap fail half way. */
+export interface MergeIo {
+  rename(from: string, to: string): Promise<void>;
+}
+
+/**
+ * Prepares every part beside its target, then swaps them all in, keeping the old ones
+ * as `<target>.merge-old` until the last swap is done: if any step fails, the parts
+ * already swapped in are put back and every partial file removed, so the folder is as
+ * it was.
+ */
+async function swapIn(staged: readonly Staged[], io: MergeIo): Promise<void> {
+  const partial = (st: Staged) => `${st.target}.merge-partial`;
+  const old = (st: Staged) => `${st.target}.merge-old`;
+  const clean = async (path: string) => rm(path, { recursive: true, force: true });
+  for (const st of staged) {
+    await clean(partial(st));
+    await clean(old(st));
+  }
+  try {
+    for (const st of staged) await st.prepare(partial(st));
+  } catch (e) {
+    for (const st of staged) await clean(partial(st)).catch(() => {});
+    throw e;
+  }
+  try {
+    for (const st of staged) {
+      if (await exists(st.target)) await io.rename(st.target, old(st));
+      await io.rename(partial(st), st.target);
+    }
+  } catch (e) {
+    const failures: string[] = [];
+    for (const st of staged) {
+      try {
+        if (await exists(old(st))) {
+          await clean(st.target);
+          await io.rename(old(st), st.target);
+        }
+        await clean(partial(st));
+      } catch (err) {
+        failures.push(`${st.target}: ${(err as Error).message}`);
+      }
+    }
+    const msg = (e as Error).message;
+    throw new Error(
+      failures.length === 0
+        ? `merge: swapping the new parts in failed (${msg}); the model folder is unchanged`
+        : `merge: swapping the new parts in failed (${msg}), and putting back the old ones failed too: ${failures.join('; ')}. The old parts are the *.merge-old files beside them`,
+    );
+  }
+  for (const st of staged) await clean(old(st));
 }
 
 /**
  * See the file comment. Returns the parts merged (unet, text_encoder, classifier). Every
  * part is checked and written beside the model first (the classifier is loaded back);
- * only then are they swapped in, so a bad or unreadable part changes nothing.
+ * only then are they swapped in, so a bad or unreadable part changes nothing; a swap that
+ * fails half way puts the old parts back.
  */
-export async function mergeWorldModel(model: string, returned: string, rowsFile?: string): Promise<string[]> {
+export async function mergeWorldModel(model: string, returned: string, rowsFile?: string, io: MergeIo = { rename }): Promise<string[]> {
   const staged: Staged[] = [];
   const parts: string[] = [];
   const unetBack = join(returned, 'unet.safetensors');
@@ -164,21 +216,13 @@ export async function mergeWorldModel(model: string, returned: string, rowsFile?
   }
   const clsBack = join(returned, 'classifier');
   if (await exists(join(clsBack, 'model.safetensors'))) {
-    const dir = join(model, 'classifier');
     staged.push({
-      prepare: async () => {
-        await rm(`${dir}.new`, { recursive: true, force: true });
-        await cp(clsBack, `${dir}.new`, { recursive: true });
+      target: join(model, 'classifier'),
+      prepare: async (partial) => {
+        await cp(clsBack, partial, { recursive: true });
         // Every tensor the config names, with its shape: load it.
-        await (await Classifier.load(`${dir}.new`)).close();
+        await (await Classifier.load(partial)).close();
       },
-      commit: async () => {
-        await rm(`${dir}.old`, { recursive: true, force: true });
-        if (await exists(dir)) await rename(dir, `${dir}.old`);
-        await rename(`${dir}.new`, dir);
-        await rm(`${dir}.old`, { recursive: true, force: true });
-      },
-      abort: () => rm(`${dir}.new`, { recursive: true, force: true }),
     });
     parts.push('classifier');
   }
@@ -192,19 +236,8 @@ export async function mergeWorldModel(model: string, returned: string, rowsFile?
   }
   const cls = join(returned, 'world-classifier.json');
   if (await exists(cls)) report.classifier = (JSON.parse(await readFile(cls, 'utf8')) as WorldReport).classifier;
-  const reportStage: Staged = {
-    prepare: () => writeFile(`${reportPath}.merge-partial`, `${JSON.stringify(report, null, 2)}\n`),
-    commit: () => rename(`${reportPath}.merge-partial`, reportPath),
-    abort: () => rm(`${reportPath}.merge-partial`, { force: true }),
-  };
-  staged.push(reportStage);
-  try {
-    for (const st of staged) await st.prepare();
-  } catch (e) {
-    for (const st of staged) await st.abort().catch(() => {});
-    throw e;
-  }
-  for (const st of staged) await st.commit();
+  staged.push({ target: reportPath, prepare: (partial) => writeFile(partial, `${JSON.stringify(report, null, 2)}\n`) });
+  await swapIn(staged, io);
   return parts;
 }
 

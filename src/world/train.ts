@@ -302,7 +302,13 @@ export async function trainWorld(o: WorldTrainOptions): Promise<WorldReport> {
   const baseReport = await trainBaseModel({
     out: o.out,
     preset: 'world',
-    data: { size: WORLD_SIZE, count: nBase, pixels: base.pixels, captions: base.meta as string[] },
+    data: {
+      size: WORLD_SIZE,
+      count: nBase,
+      pixels: base.pixels,
+      captions: base.meta as string[],
+      ...((o.denoiser?.subjectWeight ?? 1) !== 1 ? { subjectBoxes: baseSubjectBoxes(seed, nBase) } : {}),
+    },
     seed,
     ...(o.vae ? { vae: o.vae } : {}),
     ...(o.denoiser ? { denoiser: o.denoiser } : {}),

@@ -4,7 +4,7 @@
  * tensors, only the packed token rows, the returned world.json entries, and writes
  * nothing when a returned tensor has the wrong shape.
  */
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -96,6 +96,22 @@ describe('world model transport', () => {
     const { readdir } = await import('node:fs/promises');
     expect((await readdir(model)).sort()).toEqual(['text_encoder', 'unet', 'world.json']);
     expect((await readdir(join(model, 'unet'))).sort()).toEqual(['config.json', 'diffusion_pytorch_model.safetensors']);
+
+    // A swap that fails half way (the text encoder's move, after the UNet's): the UNet is put back, no leftovers.
+    const worldBefore = await readFile(join(model, 'world.json'));
+    const failing = {
+      rename: async (from: string, to: string) => {
+        if (from.endsWith('/text_encoder/model.safetensors.merge-partial')) throw new Error('EIO: disk went away');
+        await rename(from, to);
+      },
+    };
+    await expect(mergeWorldModel(model, back, join(pack, 'transport.json'), failing)).rejects.toThrow(/swapping the new parts in failed \(EIO: disk went away\); the model folder is unchanged/);
+    expect((await readFile(join(model, 'unet/diffusion_pytorch_model.safetensors'))).equals(before)).toBe(true);
+    expect((await readFile(join(model, 'text_encoder/model.safetensors'))).equals(await readFile(join(BUNDLED_WORLD_MODEL, 'text_encoder/model.safetensors')))).toBe(true);
+    expect((await readFile(join(model, 'world.json'))).equals(worldBefore)).toBe(true);
+    expect((await readdir(model)).sort()).toEqual(['text_encoder', 'unet', 'world.json']);
+    expect((await readdir(join(model, 'unet'))).sort()).toEqual(['config.json', 'diffusion_pytorch_model.safetensors']);
+    expect((await readdir(join(model, 'text_encoder'))).sort()).toEqual(['config.json', 'model.safetensors']);
 
     expect(await mergeWorldModel(model, back, join(pack, 'transport.json'))).toEqual(['unet', 'text_encoder']);
     const mergedUnet = await readAll(join(model, 'unet/diffusion_pytorch_model.safetensors'));

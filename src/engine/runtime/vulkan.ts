@@ -38,7 +38,24 @@ export interface VulkanFs {
 
 /** Whether a GPU driver's device nodes exist; undefined for drivers this does not know (assumed usable). */
 function deviceMissing(library: string, manifest: string, fs: VulkanFs): boolean {
-  if (MESA_GPU.test(basename(library))) return !fs.list('/dev/dri').some((f) => f.startsWith('renderD'));
+  const mesa = MESA_GPU.exec(basename(library));
+  if (mesa) {
+    // A render node counts for the driver when its PCI vendor is the driver's (an NVIDIA
+    // card's node does not make Mesa's Intel driver usable); nodes whose vendor cannot be
+    // read (platform GPUs) count for any.
+    const want = MESA_VENDOR[mesa[1]!.toLowerCase()];
+    return !fs.list('/dev/dri').some((f) => {
+      if (!f.startsWith('renderD')) return false;
+      if (!want) return true;
+      let vendor: string;
+      try {
+        vendor = fs.read(`/sys/class/drm/${f}/device/vendor`).trim().toLowerCase();
+      } catch {
+        return true;
+      }
+      return vendor === want;
+    });
+  }
   if (NVIDIA.test(basename(library)) || NVIDIA.test(basename(manifest))) return !fs.list('/dev').some((f) => f === 'nvidiactl' || /^nvidia\d+$/.test(f));
   return false;
 }
@@ -65,6 +82,8 @@ const SOFTWARE = /lvp|lavapipe|llvmpipe|swiftshader/i;
 /** Mesa's GPU drivers (libvulkan_<name>.so): they open a DRM render node. */
 const MESA_GPU = /libvulkan_(intel|intel_hasvk|radeon|virtio|nouveau|freedreno|panfrost|broadcom|asahi|powervr_mesa|gfxstream)\.so/i;
 const NVIDIA = /nvidia/i;
+/** PCI vendor ids of the Mesa drivers for PCI GPUs. */
+const MESA_VENDOR: Record<string, string> = { intel: '0x8086', intel_hasvk: '0x8086', radeon: '0x1002', virtio: '0x1af4', nouveau: '0x10de' };
 
 function splitList(v: string | undefined): string[] {
   return (v ?? '').split(':').filter((x) => x.trim() !== '');

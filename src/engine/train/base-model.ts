@@ -173,10 +173,29 @@ class Timer {
   }
 }
 
+interface DenoiserSettings {
+  images: number;
+  batch: number;
+  lr: number;
+  warmup: number;
+  subjectWeight: number;
+  tokenLrScale: number;
+  captionDropout: number;
+  minSnrGamma: number;
+  emaDecay: number;
+}
+
 interface State {
   vaeDone?: boolean;
   scalingFactor?: number;
   denoiserDone?: boolean;
+  /** What the text encoder + UNet phase's checkpoint was started with. */
+  denoiserSettings?: DenoiserSettings;
+}
+
+/** The fields of `o` that are not undefined. */
+function definedFields<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 async function readState(path: string): Promise<State> {
@@ -187,15 +206,18 @@ async function readState(path: string): Promise<State> {
   }
 }
 
-/** Images [n of idx] -> [n, 3, crop, crop] in [-1, 1], crops at random offsets, random horizontal flips. */
-function pixelBatch(d: ImageDataset, idx: readonly number[], crop: number, r: Random): Float32Array {
+/**
+ * Images [n of idx] -> [n, 3, crop, crop] in [-1, 1], crops at random offsets, random
+ * horizontal flips (or, with `flip` given, all flipped or none).
+ */
+function pixelBatch(d: ImageDataset, idx: readonly number[], crop: number, r: Random, forceFlip?: boolean): Float32Array {
   const s = d.size;
   const plane = crop * crop;
   const out = new Float32Array(idx.length * 3 * plane);
   idx.forEach((k, b) => {
     const ox = crop < s ? Math.floor(r.uniform() * (s - crop + 1)) : 0;
     const oy = crop < s ? Math.floor(r.uniform() * (s - crop + 1)) : 0;
-    const flip = r.uniform() < 0.5;
+    const flip = forceFlip ?? r.uniform() < 0.5;
     const base = k * s * s * 3;
     for (let y = 0; y < crop; y++) {
       for (let x = 0; x < crop; x++) {
@@ -213,6 +235,11 @@ function pixelBatch(d: ImageDataset, idx: readonly number[], crop: number, r: Ra
  * flip half of them again, and no caption says left or right); `subjectMask` follows.
  */
 export const LATENTS_MIRRORED = true;
+
+/** Whole images [n of idx] -> [n, 3, size, size] in [-1, 1], in the frame `encodeLatents` stores. */
+export function latentFramePixels(d: ImageDataset, idx: readonly number[]): Float32Array {
+  return pixelBatch(d, idx, d.size, createRandom(0), LATENTS_MIRRORED);
+}
 
 /**
  * The loss weights of one sample's latent cells, in the frame the latents are stored in
@@ -246,14 +273,33 @@ export async function trainBaseModel(o: BaseTrainOptions): Promise<BaseTrainRepo
   const presets = presetConfigs(o.preset);
   if (!presets.vae || !presets.textEncoder || presets.textEncoder2) throw new RangeError(`trainBaseModel: preset ${o.preset} is not a single-text-encoder (SD 1.x) pipeline`);
   const cfg = { unet: presets.unet, vae: presets.vae, textEncoder: presets.textEncoder };
-  // Checked before any phase runs, so a bad setting costs no VAE training.
-  const sw = o.denoiser?.subjectWeight ?? 1;
-  if (sw !== 1) {
-    if (!(sw > 0) || !Number.isFinite(sw)) throw new RangeError(`trainBaseModel: denoiser.subjectWeight must be a positive number, got ${sw}`);
-    if (o.data.subjectBoxes?.length !== o.data.count * 4) throw new RangeError(`trainBaseModel: denoiser.subjectWeight ${sw} needs data.subjectBoxes, 4 numbers for each of the ${o.data.count} images`);
+  // Checked before any phase runs, so a bad setting costs no VAE training. Undefined
+  // fields fall back to the defaults (a spread would let them override them).
+  const d = { ...BASE_TRAIN_DEFAULTS.denoiser, ...definedFields(o.denoiser ?? {}) };
+  for (const k of ['lr', 'subjectWeight', 'tokenLrScale'] as const) {
+    if (!(d[k] > 0) || !Number.isFinite(d[k])) throw new RangeError(`trainBaseModel: denoiser.${k} must be a positive number, got ${d[k]}`);
+  }
+  if (!Number.isInteger(d.batch) || d.batch < 1) throw new RangeError(`trainBaseModel: denoiser.batch must be a positive whole number, got ${d.batch}`);
+  if (d.subjectWeight !== 1 && o.data.subjectBoxes?.length !== o.data.count * 4) {
+    throw new RangeError(`trainBaseModel: denoiser.subjectWeight ${d.subjectWeight} needs data.subjectBoxes, 4 numbers for each of the ${o.data.count} images`);
   }
   const ckptDir = o.workDir ?? join(o.out, '.train');
   await mkdir(ckptDir, { recursive: true });
+  // A denoiser checkpoint continues only under the settings it was started with (its
+  // Adam state, step count and schedule belong to them); steps and budget may change.
+  const settings: DenoiserSettings = { images: o.data.count, batch: d.batch, lr: d.lr, warmup: d.warmup, subjectWeight: d.subjectWeight, tokenLrScale: d.tokenLrScale, captionDropout: d.captionDropout, minSnrGamma: d.minSnrGamma, emaDecay: d.emaDecay };
+  const denoiserCkpt = join(ckptDir, 'denoiser.ckpt.safetensors');
+  {
+    const saved = (await readState(join(ckptDir, 'state.json'))).denoiserSettings;
+    if (saved && (await exists(denoiserCkpt))) {
+      const diff = (Object.keys(settings) as (keyof DenoiserSettings)[]).filter((k) => saved[k] !== undefined && saved[k] !== settings[k]);
+      if (diff.length > 0) {
+        throw new RangeError(
+          `trainBaseModel: the unfinished text encoder + UNet run in ${ckptDir} was started with ${diff.map((k) => `${k} ${saved[k]}`).join(', ')}, not ${diff.map((k) => `${k} ${settings[k]}`).join(', ')}. Resume it with the same settings, or delete ${denoiserCkpt} to start the phase over`,
+        );
+      }
+    }
+  }
   if (!(await exists(join(o.out, 'model_index.json')))) {
     const tmp = `${o.out}.init`;
     await rm(tmp, { recursive: true, force: true });
@@ -336,7 +382,6 @@ export async function trainBaseModel(o: BaseTrainOptions): Promise<BaseTrainRepo
 
   // ---- text encoder + UNet ----
   if (!state.denoiserDone) {
-    const d = { ...BASE_TRAIN_DEFAULTS.denoiser, ...o.denoiser };
     const unetFile = join(o.out, 'unet', 'diffusion_pytorch_model.safetensors');
     const textFile = join(o.out, 'text_encoder', 'model.safetensors');
     const unetW = await readComponent(unetFile);
@@ -349,11 +394,15 @@ export async function trainBaseModel(o: BaseTrainOptions): Promise<BaseTrainRepo
     const adam = { lr: d.lr, ...(d.tokenLrScale !== 1 ? { lrScale: { [obj.tokenTable]: d.tokenLrScale } } : {}) };
     const trainer = await GraphTrainer.create({ model: obj.model, trainable, inputShapes: obj.inputShapes, inputGradients: [obj.tokenInput], adam, name: 'denoiser-train' });
     const tableValues = table.values;
-    const ckpt = join(ckptDir, 'denoiser.ckpt.safetensors');
+    const ckpt = denoiserCkpt;
     // EMA of every trained weight including the token table.
     const ema = new Map<string, Float32Array>([...trainer.params].map(([n, p]) => [n, p.slice()]));
     ema.set(obj.tokenTable, tableValues.slice());
     const saved = await loadCheckpoint(ckpt);
+    if (!saved) {
+      state.denoiserSettings = settings;
+      await saveState();
+    }
     const hidden = cfg.textEncoder.hiddenSize;
     // Token rows that have ever had a gradient: Adam and the EMA skip the others (their
     // update is exactly zero), which is most of the 49408-row table.
@@ -592,8 +641,7 @@ async function encodeLatents(cfg: VaeConfig, w: Weights, o: BaseTrainOptions, pe
     for (let k = 0; k < o.data.count; k += B) {
       const n = Math.min(B, o.data.count - k);
       const idx = Array.from({ length: n }, (_, i) => k + i);
-      // pixelBatch flips when uniform() < 0.5: the stored latents are of the mirrored images exactly when LATENTS_MIRRORED.
-      const px = pixelBatch(o.data, idx, s, { uniform: () => (LATENTS_MIRRORED ? 0 : 0.75) } as unknown as Random);
+      const px = latentFramePixels(o.data, idx);
       const m = asFloat32((await session.run({ sample: tensor('float32', px, [n, 3, s, s]) }, ['moments'])).moments!);
       for (let i = 0; i < n; i++) {
         const mo = m.subarray(i * 2 * per, (i + 1) * 2 * per);

@@ -153,6 +153,13 @@ describe('vulkanDrivers', () => {
     const withDri = vulkanDrivers({}, fakeFs({ ...files, '/dev/dri/renderD128': '' }));
     expect(withDri.find((x) => x.manifest.endsWith('intel_icd.x86_64.json'))!.noDevice).toBeUndefined();
     expect(softwareOnly(withDri)).toBe(false);
+    // The only render node is an NVIDIA card's (nvidia-drm), with no NVIDIA Vulkan driver: Intel's driver cannot use it.
+    const { '/usr/share/vulkan/icd.d/nvidia_icd.json': _, ...noNvidia } = files;
+    const nvidiaNode = vulkanDrivers({}, fakeFs({ ...noNvidia, '/dev/dri/renderD128': '', '/sys/class/drm/renderD128/device/vendor': '0x10de\n' }));
+    expect(nvidiaNode.find((x) => x.manifest.endsWith('intel_icd.x86_64.json'))!.noDevice).toBe(true);
+    expect(softwareOnly(nvidiaNode)).toBe(true);
+    const intelNode = vulkanDrivers({}, fakeFs({ ...noNvidia, '/dev/dri/renderD128': '', '/dev/dri/renderD129': '', '/sys/class/drm/renderD128/device/vendor': '0x10de\n', '/sys/class/drm/renderD129/device/vendor': '0x8086\n' }));
+    expect(intelNode.find((x) => x.manifest.endsWith('intel_icd.x86_64.json'))!.noDevice).toBeUndefined();
   });
 
   it('lets VK_DRIVER_FILES (files or folders) replace the search and VK_ADD_DRIVER_FILES add to it', () => {

@@ -4,12 +4,12 @@
  * and renders with the pipeline, the VAE's scaling factor is measured from its
  * latents, and the VAE's loss falls when it trains for a few dozen steps.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DiffusionPipeline } from '../../../src/engine/pipeline/text-to-image.ts';
-import { LATENTS_MIRRORED, budgetedTotal, learningRate, subjectMask, trainBaseModel, type ImageDataset } from '../../../src/engine/train/base-model.ts';
+import { LATENTS_MIRRORED, budgetedTotal, latentFramePixels, learningRate, subjectMask, trainBaseModel, type ImageDataset } from '../../../src/engine/train/base-model.ts';
 import { SafetensorsFile } from '../../../src/engine/weights/safetensors.ts';
 
 function squares(n: number, s = 64): ImageDataset {
@@ -68,6 +68,13 @@ describe('subjectMask', () => {
     // Cell centres 2, 6, 10, 14 px are inside; mirrored they are the last four columns.
     expect(heavy).toEqual(LATENTS_MIRRORED ? [12, 13, 14, 15] : [0, 1, 2, 3]);
     expect(m[15]! / m[0]!).toBeCloseTo(LATENTS_MIRRORED ? 4 : 1 / 4, 6);
+    // The same frame as the stored latents: a mark on the image's left quarter lands in the columns the mask weights.
+    const img = squares(1);
+    img.pixels.fill(0);
+    for (let y = 0; y < 64; y++) for (let x = 0; x < 16; x++) img.pixels[(y * 64 + x) * 3] = 255;
+    const px = latentFramePixels(img, [0]);
+    const marked = Array.from({ length: 16 }, (_, cx) => px[(32 * 64 + cx * 4 + 1)]! > 0);
+    expect(marked.map((on, x) => (on ? x : -1)).filter((x) => x >= 0)).toEqual(heavy);
     // Weight 1 is the plain loss.
     expect(Array.from(subjectMask([0, 0, 16, 64], 64, 16, 1))).toEqual(Array.from({ length: 256 }, () => 1));
   });
@@ -78,6 +85,10 @@ describe('trainBaseModel', () => {
     const out = join(await mkdtemp(join(tmpdir(), 'zipbank-base-')), 'model');
     dirs.push(join(out, '..'));
     const data = squares(8);
+    // Bad settings are refused before anything is written.
+    await expect(trainBaseModel({ out, preset: 'world', data, denoiser: { tokenLrScale: 0 } })).rejects.toThrow(/denoiser.tokenLrScale must be a positive number, got 0/);
+    await expect(trainBaseModel({ out, preset: 'world', data, denoiser: { batch: 2.5 } })).rejects.toThrow(/denoiser.batch must be a positive whole number/);
+    await expect(stat(out)).rejects.toThrow(/ENOENT/);
     const boxes = new Float32Array(8 * 4);
     for (let k = 0; k < 8; k++) boxes.set([8 + (k % 5) * 4, 8 + (k % 5) * 4, 36 + (k % 5) * 4, 36 + (k % 5) * 4], k * 4);
     await expect(trainBaseModel({ out, preset: 'world', data, seed: 2, vae: { steps: 1, batch: 2 }, denoiser: { steps: 2, batch: 2, subjectWeight: 3 } })).rejects.toThrow(/subjectWeight 3 needs data.subjectBoxes/);
@@ -156,7 +167,11 @@ describe('trainBaseModel', () => {
     const cut = await trainBaseModel({ ...o(join(root, 'b')), maxStepsThisRun: 3 });
     expect(cut.complete).toBe(false);
     expect(cut.denoiser!.steps).toBe(3);
-    const done = await trainBaseModel(o(join(root, 'b')));
+    // Its Adam state and schedule belong to its settings: another learning rate is refused, not mixed in.
+    const b = o(join(root, 'b'));
+    await expect(trainBaseModel({ ...b, denoiser: { ...b.denoiser, lr: 2e-3 } })).rejects.toThrow(/started with lr 0\.001, not lr 0\.002.*delete .*denoiser\.ckpt\.safetensors/);
+    // An option given as undefined is the default, as if it were left out.
+    const done = await trainBaseModel({ ...b, denoiser: { ...b.denoiser, subjectWeight: undefined, tokenLrScale: undefined } });
     expect(done.complete).toBe(true);
     expect(done.denoiser!.resumedFrom).toBe(3);
     for (const f of ['unet/diffusion_pytorch_model.safetensors', 'text_encoder/model.safetensors']) {
