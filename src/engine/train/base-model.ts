@@ -289,8 +289,10 @@ export async function trainBaseModel(o: BaseTrainOptions): Promise<BaseTrainRepo
   // Adam state, step count and schedule belong to them); steps and budget may change.
   const settings: DenoiserSettings = { images: o.data.count, batch: d.batch, lr: d.lr, warmup: d.warmup, subjectWeight: d.subjectWeight, tokenLrScale: d.tokenLrScale, captionDropout: d.captionDropout, minSnrGamma: d.minSnrGamma, emaDecay: d.emaDecay };
   const denoiserCkpt = join(ckptDir, 'denoiser.ckpt.safetensors');
+  const statePath = join(ckptDir, 'state.json');
+  const state = await readState(statePath);
   {
-    const saved = (await readState(join(ckptDir, 'state.json'))).denoiserSettings;
+    const saved = state.denoiserSettings;
     if (saved && (await exists(denoiserCkpt))) {
       const diff = (Object.keys(settings) as (keyof DenoiserSettings)[]).filter((k) => saved[k] !== undefined && saved[k] !== settings[k]);
       if (diff.length > 0) {
@@ -308,8 +310,6 @@ export async function trainBaseModel(o: BaseTrainOptions): Promise<BaseTrainRepo
     for (const f of ['model_index.json', 'scheduler', 'tokenizer', 'text_encoder', 'unet', 'vae']) await rename(join(tmp, f), join(o.out, f));
     await rm(tmp, { recursive: true, force: true });
   }
-  const statePath = join(ckptDir, 'state.json');
-  const state = await readState(statePath);
   const saveState = () => writeFile(statePath, JSON.stringify(state, null, 2));
   const every = o.checkpointEvery ?? BASE_TRAIN_DEFAULTS.checkpointEvery;
   const report: BaseTrainReport = { scalingFactor: state.scalingFactor ?? cfg.vae.scalingFactor, complete: false };
