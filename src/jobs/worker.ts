@@ -16,6 +16,7 @@ import { describeError } from '../errors/index.ts';
 import { JobEvents } from './events.ts';
 import { runJob, type RunJobDeps } from './run-job.ts';
 import type { Clock, Job, JobHandler, Log } from './types.ts';
+import { stripUndefined } from '../util/objects.ts';
 
 export interface WorkerOptions {
   /** Shown in the job rows; default `host:pid:random`. */
@@ -244,8 +245,4 @@ export class Worker {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms).unref?.());
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

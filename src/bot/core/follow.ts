@@ -21,6 +21,7 @@ import type { JobEvents } from '../../jobs/events.ts';
 import type { Log } from '../../jobs/types.ts';
 import { describeError } from '../../errors/index.ts';
 import type { MessageReply } from './types.ts';
+import { stripUndefined } from '../../util/objects.ts';
 
 export interface Followed {
   renderId: string;
@@ -242,8 +243,4 @@ export class RenderFollower {
     if (next) next();
     else this.slots++;
   }
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -19,6 +19,7 @@
  *   await pacer.close();
  */
 import type { Log } from '../../jobs/types.ts';
+import { stripUndefined } from '../../util/objects.ts';
 
 export interface UpdateTarget {
   channel: string;
@@ -219,8 +220,4 @@ export function classifySlackError(e: unknown): Failure {
 export function slackErrorOf(e: unknown): string | undefined {
   const err = (e ?? {}) as { code?: string; data?: { error?: string } };
   return err.code === 'slack_webapi_platform_error' ? err.data?.error : undefined;
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -29,6 +29,7 @@ import { SafetensorsFile, encodeSafetensors, type TensorToWrite } from '../weigh
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { denoiserObjective, vaeObjective } from './objectives.ts';
 import { GraphTrainer } from './trainer.ts';
+import { stripUndefined } from '../../util/objects.ts';
 
 /** Images (RGB uint8, HWC, `size` x `size`, concatenated) and one caption each. */
 export interface ImageDataset {
@@ -193,11 +194,6 @@ interface State {
   denoiserSettings?: DenoiserSettings;
 }
 
-/** The fields of `o` that are not undefined. */
-function definedFields<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
 async function readState(path: string): Promise<State> {
   try {
     return JSON.parse(await readFile(path, 'utf8')) as State;
@@ -275,7 +271,7 @@ export async function trainBaseModel(o: BaseTrainOptions): Promise<BaseTrainRepo
   const cfg = { unet: presets.unet, vae: presets.vae, textEncoder: presets.textEncoder };
   // Checked before any phase runs, so a bad setting costs no VAE training. Undefined
   // fields fall back to the defaults (a spread would let them override them).
-  const d = { ...BASE_TRAIN_DEFAULTS.denoiser, ...definedFields(o.denoiser ?? {}) };
+  const d = { ...BASE_TRAIN_DEFAULTS.denoiser, ...stripUndefined(o.denoiser ?? {}) };
   for (const k of ['lr', 'subjectWeight', 'tokenLrScale'] as const) {
     if (!(d[k] > 0) || !Number.isFinite(d[k])) throw new RangeError(`trainBaseModel: denoiser.${k} must be a positive number, got ${d[k]}`);
   }

@@ -24,6 +24,7 @@ import { PipelineCache } from './models.ts';
 import type { ModelResolver } from './models.ts';
 import { RETRYABLE_CODES, runRenderJob, type RenderJobDeps } from './render-job.ts';
 import { ZIP_JOB_DEFAULTS, type ZipSettings } from './zip-cache.ts';
+import { stripUndefined } from '../../util/objects.ts';
 
 export { modelResolver, PipelineCache, type ModelResolver, type ResolvedModel, type PipelineCacheOptions } from './models.ts';
 export { RETRYABLE_CODES, type RenderJobResult } from './render-job.ts';
@@ -81,8 +82,4 @@ export function engineHandler(o: EngineHandlerOptions): EngineHandler {
       if (owned) await pipelines.close();
     },
   };
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
