@@ -34,9 +34,17 @@
  *                             --budget-minutes M, --subject-weight W (loss weight of the
  *                             subject's box, default 1) and --token-lr-scale K (token
  *                             table learning rate x K); appended to world.json's base.continued
+ *   --refine-decoder          only train the VAE decoder further, encoder frozen (so the
+ *                             UNet stays valid), on renders of the whole world, with
+ *                             --decoder-steps N, --decoder-lr, --decoder-batch,
+ *                             --decoder-crop, --decoder-images and --budget-minutes M;
+ *                             appended to world.json's base.decoderRefined
+ *   --check-vae N             only measure what the VAE lets through: the classifier on N
+ *                             renders per held-out combination, as rendered and after a
+ *                             VAE round trip (writes <out>/vae-check.png)
  *   --budget-minutes M        wall-clock budget of those training loops
  *   --device D                auto | cuda | webgpu | cpu (sets ZIPBANK_DEVICE)
- * After --retrain-classifier or --more-denoiser, run --check-quality for new numbers.
+ * After --retrain-classifier, --more-denoiser or --refine-decoder, run --check-quality for new numbers.
  */
 import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -44,7 +52,8 @@ import { BUNDLED_WORLD_MODEL } from '../src/config.ts';
 import { parseArgs } from '../src/cli/args.ts';
 import { readFile, writeFile } from 'node:fs/promises';
 import { Classifier, DEFAULT_CHANNELS } from '../src/engine/train/classifier.ts';
-import { checkQuality, classifierBreakdown, cleanTrainingFiles, continueDenoiser, refineClassifier, retrainClassifier, trainWorld, type WorldReport } from '../src/world/train.ts';
+import { checkQuality, classifierBreakdown, cleanTrainingFiles, continueDenoiser, refineClassifier, refineDecoder, retrainClassifier, trainWorld, type WorldReport } from '../src/world/train.ts';
+import { vaeRoundTrip } from '../src/world/vae-check.ts';
 
 const { flags } = parseArgs(process.argv.slice(2), {
   out: { type: 'string' },
@@ -74,6 +83,13 @@ const { flags } = parseArgs(process.argv.slice(2), {
   'classifier-depth': { type: 'string' },
   'classifier-channels': { type: 'string' },
   device: { type: 'string' },
+  'refine-decoder': { type: 'boolean' },
+  'decoder-steps': { type: 'number' },
+  'decoder-lr': { type: 'number' },
+  'decoder-batch': { type: 'number' },
+  'decoder-crop': { type: 'number' },
+  'decoder-images': { type: 'number' },
+  'check-vae': { type: 'number' },
 });
 if (typeof flags.device === 'string') process.env.ZIPBANK_DEVICE = flags.device;
 const out = String(flags.out ?? 'models/world');
@@ -86,6 +102,35 @@ if (typeof flags['refine-classifier'] === 'number') {
 }
 const budget = typeof flags['budget-minutes'] === 'number' ? { budgetSeconds: flags['budget-minutes'] * 60 } : {};
 const opt = <T>(k: string, key: string): Record<string, T> => (flags[k] !== undefined ? { [key]: flags[k] as T } : {});
+if (typeof flags['check-vae'] === 'number') {
+  const classifier = await Classifier.load(join(out, 'classifier'));
+  try {
+    const r = await vaeRoundTrip({ out, classifier, seed: typeof flags.seed === 'number' ? flags.seed : 1, perCombo: flags['check-vae'], gridPath: join(out, 'vae-check.png') });
+    const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+    const per = (m: Record<string, number>) => Object.entries(m).map(([k, v]) => `${k} ${(v * 100).toFixed(0)}`).join(', ');
+    console.log(`${r.images} renders of the held-out combinations; round trip mean abs error ${r.meanAbsError.toFixed(2)} / 255 (${r.seconds.toFixed(0)} s)`);
+    for (const [name, h] of [['as rendered', r.original], ['VAE round trip', r.roundTrip]] as const) {
+      console.log(`${name}: class ${pct(h.class)}, context ${pct(h.context)}, style ${pct(h.style)}`);
+      console.log(`  per class: ${per(h.perClass)}`);
+      console.log(`  per style: ${per(h.perStyle)}`);
+    }
+    console.log(`RESULT vae-check ${JSON.stringify(r)}`);
+  } finally {
+    await classifier.close();
+  }
+  process.exit(0);
+}
+if (flags['refine-decoder'] === true) {
+  if (flags['decoder-steps'] === undefined && flags['budget-minutes'] === undefined) {
+    console.error('--refine-decoder: give --decoder-steps N, --budget-minutes M, or both');
+    process.exit(2);
+  }
+  const t = performance.now();
+  const log = (l: string) => console.log(`[${((performance.now() - t) / 60000).toFixed(1)} min] ${l}`);
+  const r = await refineDecoder({ out, seed: typeof flags.seed === 'number' ? flags.seed : 1, ...budget, ...opt('decoder-steps', 'steps'), ...opt('decoder-lr', 'lr'), ...opt('decoder-batch', 'batch'), ...opt('decoder-crop', 'crop'), ...opt('decoder-images', 'images'), log });
+  console.log(`RESULT decoder ${JSON.stringify(r)}`);
+  process.exit(0);
+}
 if (flags['retrain-classifier'] === true || flags['more-denoiser'] === true) {
   const t = performance.now();
   const log = (l: string) => console.log(`[${((performance.now() - t) / 60000).toFixed(1)} min] ${l}`);

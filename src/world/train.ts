@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { composeGrid, type RawImage } from '../engine/image/index.ts';
 import { DiffusionPipeline } from '../engine/pipeline/text-to-image.ts';
 import { createRandom } from '../engine/pipeline/random.ts';
-import { budgetedTotal, learningRate, trainBaseModel, type BaseTrainReport, type PhaseReport, type TrainProgress } from '../engine/train/base-model.ts';
+import { DECODER_REFINE_DEFAULTS, budgetedTotal, learningRate, refineVaeDecoder, trainBaseModel, type BaseTrainReport, type PhaseReport, type TrainProgress } from '../engine/train/base-model.ts';
 import { Classifier, ClassifierTrainer, argmax, type ClassifierSpec, type Labels } from '../engine/train/classifier.ts';
 import { loadCheckpoint, saveCheckpoint } from '../engine/train/checkpoint.ts';
 import { defaultProvider } from '../engine/runtime/index.ts';
@@ -97,7 +97,7 @@ export interface WorldReport {
     /** Set when the classifier was retrained (`retrainClassifier`). */
     retrained?: { images: number; batch: number; channels: number[]; depth: number | number[]; provider: string; machine: string };
   };
-  base: BaseTrainReport & { seconds: number; continued?: ContinuedRun[] };
+  base: BaseTrainReport & { seconds: number; continued?: ContinuedRun[]; decoderRefined?: DecoderRun[] };
   quality?: QualityReport;
 }
 
@@ -612,6 +612,94 @@ export async function continueDenoiser(o: ContinueDenoiserOptions): Promise<Base
   // The next call starts a new round from the weights just written.
   await rm(more, { recursive: true, force: true });
   return report;
+}
+
+export interface RefineDecoderOptions {
+  out: string;
+  seed?: number;
+  /** Renders of the whole world (all classes, instances, styles, contexts; cached in <out>/.train). Default 16000. */
+  images?: number;
+  /** Steps at most. Default 1e6 with a budget, else required. */
+  steps?: number;
+  budgetSeconds?: number;
+  batch?: number;
+  lr?: number;
+  crop?: number;
+  log?: (l: string) => void;
+  signal?: AbortSignal;
+}
+
+/** One round of `refineDecoder`, as world.json keeps it. */
+export interface DecoderRun {
+  steps: number;
+  batch: number;
+  lr: number;
+  crop: number;
+  images: number;
+  seconds: number;
+  firstLoss: number;
+  finalLoss: number;
+  provider: string;
+  machine: string;
+  at: string;
+}
+
+/**
+ * Sharpen a trained world model's VAE decoder with its encoder frozen (see
+ * refineVaeDecoder): the UNet's latents decode to crisper subjects without retraining
+ * anything else. Trains on renders of the whole world, so instances and held-out styles
+ * (what LoRAs teach) decode well too. Interrupted rounds resume; a finished round is
+ * appended to world.json's `base.decoderRefined`. Run `checkQuality` again afterwards.
+ */
+export async function refineDecoder(o: RefineDecoderOptions): Promise<PhaseReport & { complete: boolean }> {
+  const seed = o.seed ?? 1;
+  const log = o.log ?? (() => {});
+  if (o.steps === undefined && o.budgetSeconds === undefined) throw new RangeError('refineDecoder: give steps, a budget, or both');
+  const t0 = performance.now();
+  const work = join(o.out, '.train');
+  await mkdir(work, { recursive: true });
+  const n = o.images ?? 16000;
+  const data = await classifierDataset(work, seed, n, log);
+  const v = { steps: o.steps ?? 1_000_000, batch: o.batch ?? DECODER_REFINE_DEFAULTS.batch, lr: o.lr ?? DECODER_REFINE_DEFAULTS.lr, crop: o.crop ?? DECODER_REFINE_DEFAULTS.crop };
+  let last = 0;
+  const r = await refineVaeDecoder({
+    out: o.out,
+    preset: 'world',
+    workDir: work,
+    data: { size: WORLD_SIZE, count: n, pixels: data.pixels, captions: [] },
+    seed: deriveSeed(seed, 'vae-decoder') % 2 ** 31,
+    ...v,
+    ...(o.budgetSeconds !== undefined ? { budgetSeconds: o.budgetSeconds } : {}),
+    ...(o.signal ? { signal: o.signal } : {}),
+    onProgress: (p: TrainProgress) => {
+      const now = performance.now();
+      if (now - last < 15_000 && p.step !== p.total) return;
+      last = now;
+      log(`${p.phase} ${p.step}/${p.total}${p.loss !== undefined ? ` loss ${p.loss.toFixed(4)}` : ''}${p.secondsPerStep ? ` ${p.secondsPerStep.toFixed(3)} s/step` : ''}`);
+    },
+  });
+  if (!r.complete) return r;
+  const run: DecoderRun = {
+    steps: r.steps + r.resumedFrom,
+    batch: v.batch,
+    lr: v.lr,
+    crop: v.crop,
+    images: n,
+    seconds: (performance.now() - t0) / 1000,
+    firstLoss: r.firstLoss,
+    finalLoss: r.finalLoss,
+    provider: await providerName(),
+    machine: machineName(),
+    at: new Date().toISOString(),
+  };
+  log(`VAE decoder: ${run.steps} more steps of batch ${run.batch} (crop ${run.crop}) in ${(run.seconds / 60).toFixed(1)} min on ${run.provider}; loss ${run.firstLoss.toFixed(4)} -> ${run.finalLoss.toFixed(4)}`);
+  const reportPath = join(o.out, 'world.json');
+  const previous = await readPrevious(reportPath);
+  if (previous) {
+    previous.base.decoderRefined = [...(previous.base.decoderRefined ?? []), run];
+    await writeFile(reportPath, `${JSON.stringify(previous, null, 2)}\n`);
+  }
+  return r;
 }
 
 export interface ClassBreakdown {

@@ -13,8 +13,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DiffusionPipeline } from '../../src/engine/pipeline/text-to-image.ts';
 import { Classifier } from '../../src/engine/train/classifier.ts';
 import { BUNDLED_WORLD_MODEL } from '../../src/config.ts';
+import { SafetensorsFile } from '../../src/engine/weights/safetensors.ts';
 import { BASE_STYLES } from '../../src/world/split.ts';
-import { classifierBreakdown, continueDenoiser, retrainClassifier, trainWorld, type WorldReport } from '../../src/world/train.ts';
+import { classifierBreakdown, continueDenoiser, refineDecoder, retrainClassifier, trainWorld, type WorldReport } from '../../src/world/train.ts';
 
 const QUICK = {
   seed: 3,
@@ -93,6 +94,24 @@ describe('trainWorld (tiny)', () => {
     const w2 = JSON.parse(await readFile(join(out, 'world.json'), 'utf8')) as WorldReport;
     expect(w2.classifier.retrained?.depth).toBe(2);
     expect(w2.base.continued).toHaveLength(2);
+
+    // The VAE decoder alone, on renders of the whole world: recorded, encoder untouched.
+    const vaeFile = join(out, 'vae', 'diffusion_pytorch_model.safetensors');
+    const encoderOf = async () => {
+      const f = await SafetensorsFile.open(vaeFile);
+      try {
+        return await f.readFloat32('encoder.conv_in.weight');
+      } finally {
+        await f.close();
+      }
+    };
+    const enc = await encoderOf();
+    const dec = await refineDecoder({ out, seed: 3, images: 48, steps: 2, batch: 2, crop: 32 });
+    expect(dec.complete).toBe(true);
+    expect(Array.from(await encoderOf())).toEqual(Array.from(enc));
+    const w3 = JSON.parse(await readFile(join(out, 'world.json'), 'utf8')) as WorldReport;
+    expect(w3.base.decoderRefined).toMatchObject([{ steps: 2, batch: 2, crop: 32, images: 48, provider: 'cpu' }]);
+    await expect(refineDecoder({ out, images: 48 })).rejects.toThrow(/steps, a budget, or both/);
   }, 300_000);
 });
 

@@ -87,7 +87,7 @@ export interface BaseTrainOptions {
 }
 
 export interface TrainProgress {
-  phase: 'vae' | 'latents' | 'denoiser';
+  phase: 'vae' | 'latents' | 'denoiser' | 'vae-decoder';
   step: number;
   total: number;
   loss?: number;
@@ -548,16 +548,110 @@ export async function trainBaseModel(o: BaseTrainOptions): Promise<BaseTrainRepo
   return report;
 }
 
+export interface DecoderRefineOptions extends Partial<PhaseOptions> {
+  /** The model folder whose vae/ is refined in place (encoder, latent space and scaling factor untouched). */
+  out: string;
+  preset: string;
+  /** Images to reconstruct; any subset of what the model will be asked to draw (captions unused). */
+  data: ImageDataset;
+  seed?: number;
+  /** Square crop in pixels, a multiple of the VAE's factor. Default 32. */
+  crop?: number;
+  checkpointEvery?: number;
+  onProgress?: (p: TrainProgress) => void;
+  signal?: AbortSignal;
+  maxStepsThisRun?: number;
+  /** Where the checkpoint lives. Default <out>/.train. */
+  workDir?: string;
+}
+
+export const DECODER_REFINE_DEFAULTS = { steps: 3000, batch: 16, lr: 5e-4, warmup: 100, crop: 32 } as const;
+
+/**
+ * Train the VAE's decoder further with its encoder frozen: the decoder learns to
+ * reconstruct sharper images from the same latents (samples of q(z|x), as the
+ * diffusion model's outputs are), so the UNet and text encoder trained on those
+ * latents stay valid and the scaling factor stays. A fresh Adam, warm-up and cosine;
+ * resumable from `<workDir>/vae-decoder.ckpt.safetensors` under the same settings.
+ * Writes the VAE file once the schedule is done (or cut short by budget/abort: the
+ * weights reached so far, with the checkpoint kept for a resume).
+ */
+export async function refineVaeDecoder(o: DecoderRefineOptions): Promise<PhaseReport & { complete: boolean }> {
+  const seed = o.seed ?? BASE_TRAIN_DEFAULTS.seed;
+  const presets = presetConfigs(o.preset);
+  if (!presets.vae) throw new RangeError(`refineVaeDecoder: preset ${o.preset} has no VAE`);
+  const v = { ...DECODER_REFINE_DEFAULTS, ...stripUndefined({ steps: o.steps, batch: o.batch, lr: o.lr, warmup: o.warmup, crop: o.crop }) };
+  const f = vaeSpatialFactor(presets.vae);
+  if (!(v.lr > 0) || !Number.isFinite(v.lr)) throw new RangeError(`refineVaeDecoder: lr must be a positive number, got ${v.lr}`);
+  for (const k of ['steps', 'batch'] as const) {
+    if (!Number.isInteger(v[k]) || v[k] < 1) throw new RangeError(`refineVaeDecoder: ${k} must be a positive whole number, got ${v[k]}`);
+  }
+  if (!Number.isInteger(v.crop) || v.crop % f !== 0 || v.crop < f || v.crop > o.data.size) {
+    throw new RangeError(`refineVaeDecoder: crop ${v.crop} must be a multiple of the VAE's factor ${f}, at most the image size ${o.data.size}`);
+  }
+  const vaeFile = join(o.out, 'vae', 'diffusion_pytorch_model.safetensors');
+  if (!(await exists(vaeFile))) throw new RangeError(`refineVaeDecoder: ${vaeFile} does not exist: train the model first`);
+  const workDir = o.workDir ?? join(o.out, '.train');
+  await mkdir(workDir, { recursive: true });
+  const ckpt = join(workDir, 'vae-decoder.ckpt.safetensors');
+  const settings = { batch: v.batch, lr: v.lr, warmup: v.warmup, crop: v.crop, images: o.data.count };
+  const saved = await loadCheckpoint(ckpt);
+  if (saved) {
+    const was = (saved.meta as { settings?: Record<string, unknown> }).settings ?? {};
+    const diff = (Object.keys(settings) as (keyof typeof settings)[]).filter((k) => was[k] !== undefined && was[k] !== settings[k]);
+    if (diff.length > 0) {
+      throw new RangeError(
+        `refineVaeDecoder: the unfinished decoder run in ${workDir} was started with ${diff.map((k) => `${k} ${String(was[k])}`).join(', ')}, not ${diff.map((k) => `${k} ${settings[k]}`).join(', ')}. Resume it with the same settings, or delete ${ckpt} to start over`,
+      );
+    }
+  }
+  const weights = await readComponent(vaeFile);
+  const obj = vaeObjective(presets.vae, { weights: source(weights), batch: v.batch, size: v.crop, klWeight: 0 });
+  const trainable = new Map(obj.decoderParams.map((n) => [n, weights.get(n)!.values]));
+  const trainer = await GraphTrainer.create({ model: obj.model, trainable, inputShapes: obj.inputShapes, adam: { lr: v.lr }, name: 'vae-decoder-train' });
+  let r: Awaited<ReturnType<typeof runPhase>>;
+  try {
+    if (saved) trainer.restore(saved);
+    r = await runPhase(
+      'vae-decoder',
+      trainer,
+      { ...v, ...(o.budgetSeconds !== undefined ? { budgetSeconds: o.budgetSeconds } : {}) },
+      o,
+      ckpt,
+      o.checkpointEvery ?? BASE_TRAIN_DEFAULTS.checkpointEvery,
+      async (step) => {
+        const rr = stepRandom(seed, 'vae-decoder', step);
+        const idx = draw(rr, v.batch, o.data.count);
+        const noise = rr.normals(v.batch * presets.vae!.latentChannels * (v.crop / f) ** 2);
+        return { sample: tensor('float32', pixelBatch(o.data, idx, v.crop, rr), obj.inputShapes.sample!), noise: tensor('float32', noise, obj.inputShapes.noise!) };
+      },
+      { meta: { settings } },
+    );
+    for (const [n, p] of trainer.params) weights.get(n)!.values.set(p);
+  } finally {
+    await trainer.close();
+  }
+  const before = await SafetensorsFile.open(vaeFile);
+  const meta = { ...before.metadata };
+  await before.close();
+  const done = Number(meta.decoder_refine_steps ?? 0) + r.report.steps;
+  await writeComponent(vaeFile, weights, { ...meta, format: 'pt', trained_by: 'zipbank', decoder_refine_steps: String(done) });
+  if (r.finished) await rm(ckpt, { force: true });
+  return { ...r.report, complete: r.finished };
+}
+
 interface PhaseHooks {
+  /** Stored in the checkpoint's metadata beside the phase. */
+  meta?: Record<string, unknown>;
   apply?: (grads: Map<string, Float32Array>, outputs: Record<string, import('../runtime/index.ts').HostTensor>, aux: unknown, lr: number) => void;
   extraCheckpoint?: () => Map<string, { values: Float32Array; shape: number[] }>;
 }
 
 async function runPhase(
-  phase: 'vae' | 'denoiser',
+  phase: TrainProgress['phase'],
   trainer: GraphTrainer,
   p: PhaseOptions,
-  o: BaseTrainOptions,
+  o: Pick<BaseTrainOptions, 'signal' | 'maxStepsThisRun' | 'onProgress'>,
   ckpt: string,
   every: number,
   batch: (step: number) => Promise<import('../runtime/index.ts').Feeds | { feeds: import('../runtime/index.ts').Feeds; ids: unknown }>,
@@ -567,7 +661,7 @@ async function runPhase(
   const losses: number[] = [];
   const timer = new Timer();
   const t0 = performance.now();
-  const save = () => saveCheckpoint(ckpt, trainer.checkpoint({ phase }, hooks.extraCheckpoint?.()));
+  const save = () => saveCheckpoint(ckpt, trainer.checkpoint({ phase, ...hooks.meta }, hooks.extraCheckpoint?.()));
   let finished = true;
   // With a budget the schedule's length is re-estimated from the measured speed.
   let total = p.steps;

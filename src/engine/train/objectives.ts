@@ -56,8 +56,13 @@ export interface VaeObjectiveOptions {
   chromaWeight?: number;
 }
 
+export interface VaeObjective extends Objective {
+  /** The decoder's weights (post_quant_conv and decoder.*): train only these to keep the latent space. */
+  decoderParams: string[];
+}
+
 /** Inputs: `sample` [B, 3, S, S] in [-1, 1], `noise` [B, C, S/f, S/f]. Outputs: loss, recon, kl, reconstruction. */
-export function vaeObjective(cfg: VaeConfig, o: VaeObjectiveOptions): Objective {
+export function vaeObjective(cfg: VaeConfig, o: VaeObjectiveOptions): VaeObjective {
   const f = vaeSpatialFactor(cfg);
   const h = o.size / f;
   if (!Number.isInteger(h)) throw new RangeError(`vaeObjective: size ${o.size} is not a multiple of the VAE's factor ${f}`);
@@ -95,6 +100,7 @@ export function vaeObjective(cfg: VaeConfig, o: VaeObjectiveOptions): Objective 
     model,
     inputShapes: { sample: [o.batch, cfg.inChannels, o.size, o.size], noise: [o.batch, c, h, h] },
     params: [...new Set([...enc.params, ...dec.params])],
+    decoderParams: [...dec.params],
   };
 }
 
