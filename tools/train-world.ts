@@ -17,7 +17,9 @@
  *   --denoiser-steps N        default 3000       --denoiser-batch N      default 32
  *   --keep-work               keep <out>/.train (datasets, checkpoints) after success
  *   --refine-classifier N     only train the saved classifier N more steps (from step
- *                             --from, default 1500) and measure it again
+ *                             --from, default 1500; --classifier-lr, default 1e-3, cosine
+ *                             to a tenth; --classifier-batch, --classifier-images) and
+ *                             measure it again
  *   --check-quality           only run the quality check of a trained model again (with
  *                             the saved classifier) and update <out>/world.json
  *   --guidance G              guidance of the quality check (default 7.5)
@@ -68,6 +70,7 @@ const { flags } = parseArgs(process.argv.slice(2), {
   'denoiser-batch': { type: 'number' },
   'keep-work': { type: 'boolean' },
   'refine-classifier': { type: 'number' },
+  'classifier-lr': { type: 'number' },
   guidance: { type: 'number' },
   'per-combo': { type: 'number' },
   from: { type: 'number' },
@@ -97,7 +100,15 @@ const quick = flags.quick === true;
 const num = (k: string, full: number, small: number) => (typeof flags[k] === 'number' ? (flags[k] as number) : quick ? small : full);
 if (typeof flags['refine-classifier'] === 'number') {
   const t = performance.now();
-  await refineClassifier({ out, steps: flags['refine-classifier'], from: typeof flags.from === 'number' ? flags.from : 1500, log: (l) => console.log(`[${((performance.now() - t) / 60000).toFixed(1)} min] ${l}`) });
+  await refineClassifier({
+    out,
+    steps: flags['refine-classifier'],
+    from: typeof flags.from === 'number' ? flags.from : 1500,
+    ...(typeof flags['classifier-lr'] === 'number' ? { lr: flags['classifier-lr'] } : {}),
+    ...(typeof flags['classifier-batch'] === 'number' ? { batch: flags['classifier-batch'] } : {}),
+    ...(typeof flags['classifier-images'] === 'number' ? { classifierImages: flags['classifier-images'] } : {}),
+    log: (l) => console.log(`[${((performance.now() - t) / 60000).toFixed(1)} min] ${l}`),
+  });
   process.exit(0);
 }
 const budget = typeof flags['budget-minutes'] === 'number' ? { budgetSeconds: flags['budget-minutes'] * 60 } : {};

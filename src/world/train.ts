@@ -22,7 +22,7 @@
  */
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { composeGrid, type RawImage } from '../engine/image/index.ts';
 import { DiffusionPipeline } from '../engine/pipeline/text-to-image.ts';
 import { createRandom } from '../engine/pipeline/random.ts';
@@ -148,6 +148,8 @@ async function renderCached(file: string, scenes: () => Scene[], meta: (s: Scene
     const buf = await readFile(file);
     if (buf.byteLength === m.length * per) return { pixels: new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), meta: m, seconds: 0 };
   }
+  // The work folder may not exist yet (e.g. refining the classifier of a bundled model).
+  await mkdir(dirname(file), { recursive: true });
   const t0 = performance.now();
   const list = scenes();
   const pixels = new Uint8Array(list.length * per);

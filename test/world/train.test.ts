@@ -15,7 +15,7 @@ import { Classifier } from '../../src/engine/train/classifier.ts';
 import { BUNDLED_WORLD_MODEL } from '../../src/config.ts';
 import { SafetensorsFile } from '../../src/engine/weights/safetensors.ts';
 import { BASE_STYLES } from '../../src/world/split.ts';
-import { classifierBreakdown, continueDenoiser, refineDecoder, retrainClassifier, trainWorld, type WorldReport } from '../../src/world/train.ts';
+import { classifierBreakdown, continueDenoiser, refineClassifier, refineDecoder, retrainClassifier, trainWorld, type WorldReport } from '../../src/world/train.ts';
 
 const QUICK = {
   seed: 3,
@@ -112,6 +112,11 @@ describe('trainWorld (tiny)', () => {
     const w3 = JSON.parse(await readFile(join(out, 'world.json'), 'utf8')) as WorldReport;
     expect(w3.base.decoderRefined).toMatchObject([{ steps: 2, batch: 2, crop: 32, images: 48, provider: 'cpu' }]);
     await expect(refineDecoder({ out, images: 48 })).rejects.toThrow(/steps, a budget, or both/);
+
+    // Refining the classifier of a folder without a work folder (as bundled) renders into a new one.
+    await rm(join(out, '.train'), { recursive: true, force: true });
+    const refined = await refineClassifier({ out, seed: 3, steps: 2, from: 4, batch: 4, classifierImages: 48, classifierTestImages: 16 });
+    expect(refined.accuracy.class).toBeGreaterThanOrEqual(0);
   }, 300_000);
 });
 
