@@ -88,7 +88,7 @@ export async function probeProvider(provider: GpuProvider): Promise<ProbeResult>
     const msg = shorten((e as Error).message ?? String(e));
     const hint =
       provider === 'webgpu' && /adapter/i.test(msg)
-        ? ' (WebGPU runs over Vulkan: it needs libvulkan.so.1 and a GPU Vulkan driver; see docs/gpu.md)'
+        ? " (WebGPU runs over Vulkan: it needs libvulkan.so.1 and a GPU Vulkan driver; see the README's GPU section)"
         : '';
     return { ok: false, reason: `${msg}${hint}` };
   }
@@ -113,6 +113,8 @@ export interface ChooseOptions {
   probe?: Probe;
   /** The Vulkan drivers WebGPU would run on (default: the loader's manifests, `vulkanDrivers`). */
   vulkan?: () => VulkanDriver[];
+  /** Default process.platform. On Linux WebGPU runs over Vulkan only. */
+  platform?: string;
   log?: RuntimeLog;
 }
 
@@ -134,6 +136,13 @@ export async function chooseProvider(options: ChooseOptions = {}): Promise<Provi
     if (provider === 'cpu') break;
     if (provider === 'webgpu') {
       const drivers = (options.vulkan ?? (() => vulkanDrivers(env)))();
+      if (drivers.length === 0 && (options.platform ?? process.platform) === 'linux') {
+        // Without a driver manifest the Vulkan loader finds nothing; probing would only print Dawn's warning.
+        const reason = "no Vulkan driver is installed (no ICD manifest in the Vulkan loader's folders or VK_DRIVER_FILES), and WebGPU runs over Vulkan on Linux (see the README's GPU section; set ZIPBANK_DEVICE=webgpu to try anyway)";
+        skipped.push({ provider, reason });
+        log('info', `auto: skipping ${provider}: ${reason}`);
+        continue;
+      }
       if (softwareOnly(drivers)) {
         const sw = drivers.filter((d) => d.software).map((d) => d.manifest);
         const idle = drivers.filter((d) => d.noDevice).map((d) => d.manifest);

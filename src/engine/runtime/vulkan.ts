@@ -95,9 +95,14 @@ function expand(entries: readonly string[], fs: VulkanFs): string[] {
 }
 
 function defaultManifests(env: Record<string, string | undefined>, fs: VulkanFs): string[] {
+  const home = env.HOME;
+  // The user's own folders come first, as the loader searches them.
+  const configHome = env.XDG_CONFIG_HOME || (home ? join(home, '.config') : undefined);
+  const dataHome = env.XDG_DATA_HOME || (home ? join(home, '.local/share') : undefined);
   const config = splitList(env.XDG_CONFIG_DIRS).length ? splitList(env.XDG_CONFIG_DIRS) : ['/etc/xdg'];
   const data = splitList(env.XDG_DATA_DIRS).length ? splitList(env.XDG_DATA_DIRS) : ['/usr/local/share', '/usr/share'];
-  const dirs = [...config.map((d) => join(d, 'vulkan/icd.d')), '/etc/vulkan/icd.d', ...data.map((d) => join(d, 'vulkan/icd.d'))];
+  const dirs = [...(configHome ? [configHome] : []), ...config].map((d) => join(d, 'vulkan/icd.d'));
+  dirs.push('/etc/vulkan/icd.d', ...[...(dataHome ? [dataHome] : []), ...data].map((d) => join(d, 'vulkan/icd.d')));
   return expand([...new Set(dirs)], fs);
 }
 

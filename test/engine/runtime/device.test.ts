@@ -61,7 +61,8 @@ describe('chooseProvider with an injected probe', () => {
   ])('$name', async ({ device, answers, provider, skipped, asked }) => {
     const probe = fakeProbe(answers);
     const logs: string[] = [];
-    const choice = await chooseProvider({ device, probe, vulkan: () => [], log: (_l, m) => logs.push(m) });
+    // Off Linux WebGPU does not need a Vulkan driver, so only the probes decide.
+    const choice = await chooseProvider({ device, probe, vulkan: () => [], platform: 'darwin', log: (_l, m) => logs.push(m) });
     expect(choice.provider).toBe(provider);
     expect(choice.skipped.map((s) => s.provider)).toEqual(skipped);
     expect(probe.asked).toEqual(asked);
@@ -105,6 +106,20 @@ describe('chooseProvider with an injected probe', () => {
     const choice = await chooseProvider({ device: 'auto', probe: fakeProbe({ webgpu: { ok: true } }), vulkan: () => [intel, lavapipe], log: () => {} });
     expect(choice.provider).toBe('cpu');
     expect(choice.skipped[1]!.reason).toContain('the GPU drivers /usr/share/vulkan/icd.d/intel_icd.x86_64.json have no device here');
+  });
+
+  it('auto skips WebGPU without probing it on Linux when no Vulkan driver is installed at all', async () => {
+    const probe = fakeProbe({ webgpu: { ok: true } });
+    const logs: string[] = [];
+    const choice = await chooseProvider({ device: 'auto', probe, vulkan: () => [], platform: 'linux', log: (_l, m) => logs.push(m) });
+    expect(choice.provider).toBe('cpu');
+    expect(probe.asked).toEqual(['cuda']);
+    expect(choice.skipped[1]!.reason).toContain('no Vulkan driver is installed');
+    expect(choice.skipped[1]!.reason).toContain('ZIPBANK_DEVICE=webgpu');
+    expect(logs.some((l) => l.startsWith('auto: skipping webgpu: no Vulkan driver is installed'))).toBe(true);
+    // Elsewhere (Metal, D3D12) the probe decides; an explicit webgpu is always probed.
+    expect((await chooseProvider({ device: 'auto', probe: fakeProbe({ webgpu: { ok: true } }), vulkan: () => [], platform: 'darwin', log: () => {} })).provider).toBe('webgpu');
+    expect((await chooseProvider({ device: 'webgpu', probe: fakeProbe({ webgpu: { ok: true } }), vulkan: () => [], platform: 'linux', log: () => {} })).provider).toBe('webgpu');
   });
 
   it('auto still takes WebGPU next to a GPU driver, and an explicit webgpu takes lavapipe', async () => {
@@ -169,6 +184,17 @@ describe('vulkanDrivers', () => {
     expect(vulkanDrivers({ VK_ICD_FILENAMES: '/opt/sw/vk_swiftshader_icd.json' }, fs)).toEqual([{ manifest: '/opt/sw/vk_swiftshader_icd.json', library: './libvk_swiftshader.so', software: true }]);
     const added = vulkanDrivers({ XDG_DATA_DIRS: '/nowhere', VK_ADD_DRIVER_FILES: '/opt/sw/vk_swiftshader_icd.json' }, fs);
     expect(softwareOnly(added)).toBe(true);
+  });
+
+  it("reads the user's own folders too (XDG_DATA_HOME / XDG_CONFIG_HOME, by default under HOME)", () => {
+    const user = fakeFs({
+      '/home/u/.local/share/vulkan/icd.d/nvidia_icd.json': icd('libGLX_nvidia.so.0'),
+      '/home/u/.config/vulkan/icd.d/lvp_icd.json': icd('libvulkan_lvp.so'),
+      '/data/vulkan/icd.d/radeon_icd.json': icd('libvulkan_radeon.so'),
+    });
+    expect(vulkanDrivers({ HOME: '/home/u' }, user).map((x) => x.manifest)).toEqual(['/home/u/.config/vulkan/icd.d/lvp_icd.json', '/home/u/.local/share/vulkan/icd.d/nvidia_icd.json']);
+    expect(vulkanDrivers({ HOME: '/home/u', XDG_DATA_HOME: '/data' }, user).map((x) => x.manifest)).toEqual(['/home/u/.config/vulkan/icd.d/lvp_icd.json', '/data/vulkan/icd.d/radeon_icd.json']);
+    expect(vulkanDrivers({}, user)).toEqual([]);
   });
 });
 
