@@ -300,7 +300,6 @@ export async function trainWorld(o: WorldTrainOptions): Promise<WorldReport> {
 
   // ---- base model ----
   const t0 = performance.now();
-  let last = 0;
   const baseReport = await trainBaseModel({
     out: o.out,
     preset: 'world',
@@ -315,12 +314,7 @@ export async function trainWorld(o: WorldTrainOptions): Promise<WorldReport> {
     ...(o.vae ? { vae: o.vae } : {}),
     ...(o.denoiser ? { denoiser: o.denoiser } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
-    onProgress: (p: TrainProgress) => {
-      const now = performance.now();
-      if (now - last < 15_000 && p.step !== p.total) return;
-      last = now;
-      log(`${p.phase} ${p.step}/${p.total}${p.loss !== undefined ? ` loss ${p.loss.toFixed(4)}` : ''}${p.secondsPerStep ? ` ${p.secondsPerStep.toFixed(2)} s/step, eta ${Math.round((p.etaSeconds ?? 0) / 60)} min` : ''}`);
-    },
+    onProgress: progressLog(log, (p) => (p.secondsPerStep ? ` ${p.secondsPerStep.toFixed(2)} s/step, eta ${Math.round((p.etaSeconds ?? 0) / 60)} min` : '')),
   });
   const report: WorldReport = {
     seed,
@@ -350,6 +344,26 @@ async function readPrevious(path: string): Promise<WorldReport | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** Read <out>/world.json, change it, write it back (nothing when the folder has none). */
+async function updateWorldReport(out: string, change: (w: WorldReport) => void): Promise<void> {
+  const path = join(out, 'world.json');
+  const previous = await readPrevious(path);
+  if (!previous) return;
+  change(previous);
+  await writeFile(path, `${JSON.stringify(previous, null, 2)}\n`);
+}
+
+/** A training progress callback that logs at most every 15 s (and the last step): phase, step, loss, then `detail`. */
+function progressLog(log: (l: string) => void, detail: (p: TrainProgress) => string): (p: TrainProgress) => void {
+  let last = 0;
+  return (p) => {
+    const now = performance.now();
+    if (now - last < 15_000 && p.step !== p.total) return;
+    last = now;
+    log(`${p.phase} ${p.step}/${p.total}${p.loss !== undefined ? ` loss ${p.loss.toFixed(4)}` : ''}${detail(p)}`);
+  };
 }
 
 function fmtAcc(a: HeadAccuracy): string {
@@ -391,12 +405,9 @@ export async function refineClassifier(o: { out: string; seed?: number; steps: n
   await classifier.close();
   const seconds = (performance.now() - t0) / 1000;
   log(`classifier held-out accuracy after ${o.steps} more steps: ${fmtAcc(accuracy)}; blurred: ${fmtAcc(accuracyBlurred)}`);
-  const reportPath = join(o.out, 'world.json');
-  const previous = await readPrevious(reportPath);
-  if (previous) {
-    previous.classifier = { ...previous.classifier, steps: previous.classifier.steps + o.steps, seconds: previous.classifier.seconds + seconds, accuracy, accuracyBlurred };
-    await writeFile(reportPath, `${JSON.stringify(previous, null, 2)}\n`);
-  }
+  await updateWorldReport(o.out, (w) => {
+    w.classifier = { ...w.classifier, steps: w.classifier.steps + o.steps, seconds: w.classifier.seconds + seconds, accuracy, accuracyBlurred };
+  });
   return { accuracy, accuracyBlurred, seconds };
 }
 
@@ -503,13 +514,9 @@ export async function retrainClassifier(o: RetrainClassifierOptions): Promise<Wo
       retrained: { images: nCls, batch: B, channels: spec.channels ?? [32, 32, 64, 128, 128], depth: spec.depth ?? 1, provider: await providerName(), machine: machineName() },
     };
     log(`classifier (retrained, ${s} steps) held-out accuracy: ${fmtAcc(accuracy)}; blurred: ${fmtAcc(accuracyBlurred)}`);
-    const reportPath = join(o.out, 'world.json');
-    const previous = await readPrevious(reportPath);
-    if (previous) {
-      previous.classifier = entry;
-      await writeFile(reportPath, `${JSON.stringify(previous, null, 2)}
-`);
-    }
+    await updateWorldReport(o.out, (w) => {
+      w.classifier = entry;
+    });
     return entry;
   } catch (e) {
     await trainer.close().catch(() => {});
@@ -569,7 +576,6 @@ export async function continueDenoiser(o: ContinueDenoiserOptions): Promise<Base
     tokenLrScale: o.tokenLrScale ?? 1,
     ...(o.budgetSeconds !== undefined ? { budgetSeconds: o.budgetSeconds } : {}),
   };
-  let last = 0;
   const report = await trainBaseModel({
     out: o.out,
     preset: 'world',
@@ -579,13 +585,7 @@ export async function continueDenoiser(o: ContinueDenoiserOptions): Promise<Base
     seed: deriveSeed(seed, 'denoiser-more') % 2 ** 31,
     denoiser: d,
     ...(o.signal ? { signal: o.signal } : {}),
-    onProgress: (p: TrainProgress) => {
-      const now = performance.now();
-      if (now - last < 15_000 && p.step !== p.total) return;
-      last = now;
-      const split = p.split ? ` (batch ${p.split.batch.toFixed(3)}, graph ${p.split.graph.toFixed(3)}, update ${p.split.update.toFixed(3)})` : '';
-      log(`${p.phase} ${p.step}/${p.total}${p.loss !== undefined ? ` loss ${p.loss.toFixed(4)}` : ''}${p.secondsPerStep ? ` ${p.secondsPerStep.toFixed(3)} s/step${split}` : ''}`);
-    },
+    onProgress: progressLog(log, (p) => (p.secondsPerStep ? ` ${p.secondsPerStep.toFixed(3)} s/step${p.split ? ` (batch ${p.split.batch.toFixed(3)}, graph ${p.split.graph.toFixed(3)}, update ${p.split.update.toFixed(3)})` : ''}` : '')),
   });
   if (!report.complete) return report;
   const r = report.denoiser as PhaseReport;
@@ -604,13 +604,9 @@ export async function continueDenoiser(o: ContinueDenoiserOptions): Promise<Base
     at: new Date().toISOString(),
   };
   log(`text encoder + UNet: ${run.steps} more steps of batch ${run.batch} in ${(run.seconds / 60).toFixed(1)} min on ${run.provider}; loss ${run.firstLoss.toFixed(4)} -> ${run.finalLoss.toFixed(4)}`);
-  const reportPath = join(o.out, 'world.json');
-  const previous = await readPrevious(reportPath);
-  if (previous) {
-    previous.base.continued = [...(previous.base.continued ?? []), run];
-    await writeFile(reportPath, `${JSON.stringify(previous, null, 2)}
-`);
-  }
+  await updateWorldReport(o.out, (w) => {
+    w.base.continued = [...(w.base.continued ?? []), run];
+  });
   // The next call starts a new round from the weights just written.
   await rm(more, { recursive: true, force: true });
   return report;
@@ -663,7 +659,6 @@ export async function refineDecoder(o: RefineDecoderOptions): Promise<PhaseRepor
   const n = o.images ?? 16000;
   const data = await classifierDataset(work, seed, n, log);
   const v = { steps: o.steps ?? 1_000_000, batch: o.batch ?? DECODER_REFINE_DEFAULTS.batch, lr: o.lr ?? DECODER_REFINE_DEFAULTS.lr, crop: o.crop ?? DECODER_REFINE_DEFAULTS.crop };
-  let last = 0;
   const r = await refineVaeDecoder({
     out: o.out,
     preset: 'world',
@@ -673,12 +668,7 @@ export async function refineDecoder(o: RefineDecoderOptions): Promise<PhaseRepor
     ...v,
     ...(o.budgetSeconds !== undefined ? { budgetSeconds: o.budgetSeconds } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
-    onProgress: (p: TrainProgress) => {
-      const now = performance.now();
-      if (now - last < 15_000 && p.step !== p.total) return;
-      last = now;
-      log(`${p.phase} ${p.step}/${p.total}${p.loss !== undefined ? ` loss ${p.loss.toFixed(4)}` : ''}${p.secondsPerStep ? ` ${p.secondsPerStep.toFixed(3)} s/step` : ''}`);
-    },
+    onProgress: progressLog(log, (p) => (p.secondsPerStep ? ` ${p.secondsPerStep.toFixed(3)} s/step` : '')),
   });
   if (!r.complete) return r;
   const run: DecoderRun = {
@@ -695,12 +685,9 @@ export async function refineDecoder(o: RefineDecoderOptions): Promise<PhaseRepor
     at: new Date().toISOString(),
   };
   log(`VAE decoder: ${run.steps} more steps of batch ${run.batch} (crop ${run.crop}) in ${(run.seconds / 60).toFixed(1)} min on ${run.provider}; loss ${run.firstLoss.toFixed(4)} -> ${run.finalLoss.toFixed(4)}`);
-  const reportPath = join(o.out, 'world.json');
-  const previous = await readPrevious(reportPath);
-  if (previous) {
-    previous.base.decoderRefined = [...(previous.base.decoderRefined ?? []), run];
-    await writeFile(reportPath, `${JSON.stringify(previous, null, 2)}\n`);
-  }
+  await updateWorldReport(o.out, (w) => {
+    w.base.decoderRefined = [...(w.base.decoderRefined ?? []), run];
+  });
   return r;
 }
 
