@@ -22,7 +22,9 @@
  *                             measure it again
  *   --check-quality           only run the quality check of a trained model again (with
  *                             the saved classifier) and update <out>/world.json
- *   --guidance G              guidance of the quality check (default 7.5)
+ *   --guidance G, --scheduler S, --steps N
+ *                             sampling of the quality check (default: the bot's for the
+ *                             world model, src/world/sampling.ts)
  *   --per-combo N             samples per held-out combination in the check (default 4)
  *   --classifier-breakdown N  only print the saved classifier's class accuracy per style
  *                             and class on N fresh renders of the world and of the base split
@@ -72,6 +74,8 @@ const { flags } = parseArgs(process.argv.slice(2), {
   'refine-classifier': { type: 'number' },
   'classifier-lr': { type: 'number' },
   guidance: { type: 'number' },
+  scheduler: { type: 'string' },
+  steps: { type: 'number' },
   'per-combo': { type: 'number' },
   from: { type: 'number' },
   'check-quality': { type: 'boolean' },
@@ -196,7 +200,7 @@ if (flags['check-quality'] === true) {
     console.error(`--per-combo ${String(perCombo)}: give the samples per held-out combination, 1 to 64 (default 4)`);
     process.exit(2);
   }
-  const q = await checkQuality({ out, gridPath: join(out, 'samples.png'), ...(typeof flags.guidance === 'number' ? { evalGuidance: flags.guidance } : {}), ...(perCombo !== undefined ? { evalPerCombo: perCombo } : {}) }, classifier, typeof flags.seed === 'number' ? flags.seed : 1, (l) => console.log(l));
+  const q = await checkQuality({ out, gridPath: join(out, 'samples.png'), ...(typeof flags.guidance === 'number' ? { evalGuidance: flags.guidance } : {}), ...(typeof flags.scheduler === 'string' ? { evalScheduler: flags.scheduler } : {}), ...(typeof flags.steps === 'number' ? { evalSteps: flags.steps } : {}), ...(perCombo !== undefined ? { evalPerCombo: perCombo } : {}) }, classifier, typeof flags.seed === 'number' ? flags.seed : 1, (l) => console.log(l));
   await classifier.close();
   const reportPath = join(out, 'world.json');
   const report = JSON.parse(await readFile(reportPath, 'utf8')) as WorldReport;
@@ -237,7 +241,7 @@ console.log(`  VAE: ${report.base.vae ? `${report.base.vae.steps} steps in ${min
 console.log(`  text encoder + UNet: ${report.base.denoiser ? `${report.base.denoiser.steps} steps in ${min(report.base.denoiser.seconds)}, final loss ${report.base.denoiser.finalLoss.toFixed(4)}` : 'n/a'}`);
 if (report.quality) {
   const q = report.quality;
-  console.log(`  quality (${q.samples} samples, ${q.combos} held-out combinations, ${q.steps} steps, guidance ${q.guidance}): class ${(q.classAccuracy * 100).toFixed(1)}% (target 80), context ${(q.contextAccuracy * 100).toFixed(1)}% (target 80), style ${(q.styleAccuracy * 100).toFixed(1)}% (target 70)`);
+  console.log(`  quality (${q.samples} samples, ${q.combos} held-out combinations, ${q.steps} steps of ${q.scheduler ?? 'pndm'}, guidance ${q.guidance}): class ${(q.classAccuracy * 100).toFixed(1)}% (target 80), context ${(q.contextAccuracy * 100).toFixed(1)}% (target 80), style ${(q.styleAccuracy * 100).toFixed(1)}% (target 70)`);
   if (!quick && resolve(out) === resolve(BUNDLED_WORLD_MODEL)) {
     await mkdir('docs/world', { recursive: true });
     await copyFile(join(out, 'samples.png'), 'docs/world/samples.png');

@@ -28,6 +28,7 @@ import { DiffusionPipeline } from '../engine/pipeline/text-to-image.ts';
 import { zipLoras, ZIP_DEFAULTS } from '../engine/ziplora/zip.ts';
 import { cosineMeans } from '../engine/ziplora/stats.ts';
 import { getContext, getInstance, getStyle } from './catalog.ts';
+import { WORLD_SAMPLING } from './sampling.ts';
 import { createRandom } from '../engine/pipeline/random.ts';
 
 export interface CompareOptions {
@@ -40,7 +41,7 @@ export interface CompareOptions {
   pairs?: number;
   /** Images per prompt and method (default 4). */
   samples?: number;
-  /** Denoising steps (default 20) and guidance (default 5, the world model's). */
+  /** Denoising steps and guidance (default: the world model's, `WORLD_SAMPLING`). */
   steps?: number;
   guidance?: number;
   zipSteps?: number;
@@ -144,12 +145,12 @@ export async function compareMerges(o: CompareOptions): Promise<CompareReport> {
   const t0 = performance.now();
   const log = o.log ?? (() => {});
   const samples = o.samples ?? 4;
-  const steps = o.steps ?? 20;
-  const guidance = o.guidance ?? 5;
+  const steps = o.steps ?? WORLD_SAMPLING.steps;
+  const guidance = o.guidance ?? WORLD_SAMPLING.guidance;
   const zipSteps = o.zipSteps ?? ZIP_DEFAULTS.steps;
   const sweepWeights = o.sweep ?? [0, 0.25, 0.5, 0.75, 1];
   const baseSeed = o.seed ?? 1000;
-  const scheduler = 'dpm++2m-karras';
+  const scheduler = WORLD_SAMPLING.scheduler;
   const manifest = JSON.parse(await readFile(join(o.seeds, 'manifest.json'), 'utf8')) as { loras: Entry[] };
   const subjects = manifest.loras.filter((e) => e.kind === 'subject');
   const styles = manifest.loras.filter((e) => e.kind === 'style');

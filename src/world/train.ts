@@ -35,6 +35,7 @@ import { renderScenes } from './render.ts';
 import { captionOf, sampleScene, type Scene } from './scene.ts';
 import { heldOutCombos, sampleBaseScene } from './split.ts';
 import { deriveSeed } from './rng.ts';
+import { WORLD_SAMPLING, writeWorldSamplingDefaults } from './sampling.ts';
 
 export const WORLD_SIZE = 64;
 
@@ -56,8 +57,10 @@ export interface WorldTrainOptions {
   evalPerCombo?: number;
   /** Denoising steps of the quality check. Default 20. */
   evalSteps?: number;
-  /** Classifier-free guidance of the quality check. Default 7.5 (SD's). */
+  /** Classifier-free guidance of the quality check. Default: the bot's for the world model (`WORLD_SAMPLING`). */
   evalGuidance?: number;
+  /** Scheduler of the quality check. Default: the bot's for the world model. */
+  evalScheduler?: string;
   /** Where to write the samples grid (PNG). Default <out>/samples.png. */
   gridPath?: string;
   log?: (line: string) => void;
@@ -81,6 +84,8 @@ export interface QualityReport {
   seconds: number;
   guidance: number;
   steps: number;
+  /** Absent in reports written before the scheduler was recorded (they used PNDM, the model's config). */
+  scheduler?: string;
 }
 
 export interface WorldReport {
@@ -332,7 +337,10 @@ export async function trainWorld(o: WorldTrainOptions): Promise<WorldReport> {
     report.base.vae ??= previous.base.vae;
     report.base.denoiser ??= previous.base.denoiser;
   }
-  if (baseReport.complete) report.quality = await checkQuality(o, classifier, seed, log);
+  if (baseReport.complete) {
+    await writeWorldSamplingDefaults(o.out);
+    report.quality = await checkQuality(o, classifier, seed, log);
+  }
   await classifier.close();
   await writeFile(join(o.out, 'world.json'), `${JSON.stringify(report, null, 2)}\n`);
   return report;
@@ -727,13 +735,14 @@ export async function classifierBreakdown(c: Classifier, seed: number, n: number
 }
 
 /** Generate from every held-out combination's caption, classify, and draw a grid. */
-export async function checkQuality(o: Pick<WorldTrainOptions, 'out' | 'evalPerCombo' | 'evalSteps' | 'evalGuidance' | 'gridPath'>, classifier: Classifier, seed: number, log: (l: string) => void): Promise<QualityReport> {
+export async function checkQuality(o: Pick<WorldTrainOptions, 'out' | 'evalPerCombo' | 'evalSteps' | 'evalGuidance' | 'evalScheduler' | 'gridPath'>, classifier: Classifier, seed: number, log: (l: string) => void): Promise<QualityReport> {
   const t0 = performance.now();
   const per = o.evalPerCombo ?? 4;
-  const steps = o.evalSteps ?? 20;
+  const steps = o.evalSteps ?? WORLD_SAMPLING.steps;
+  const scheduler = o.evalScheduler ?? WORLD_SAMPLING.scheduler;
   const pipe = await DiffusionPipeline.load(o.out, { device: 'cpu', log: () => {} });
   const combos = heldOutCombos();
-  const guidance = o.evalGuidance ?? 7.5;
+  const guidance = o.evalGuidance ?? WORLD_SAMPLING.guidance;
   const images: RawImage[] = [];
   const truth: { classId: string; contextId: string; styleId: string }[] = [];
   try {
@@ -742,7 +751,7 @@ export async function checkQuality(o: Pick<WorldTrainOptions, 'out' | 'evalPerCo
       // Up to 4 images per call; the first call's seed is the same for any `per`, so more samples only add.
       for (let j = 0; j < per; j += 4) {
         const count = Math.min(4, per - j);
-        const r = await pipe.generate({ prompt, steps, count, seed: deriveSeed(seed, j === 0 ? `eval-seed:${k}` : `eval-seed:${k}:${j}`) % 2 ** 31, width: WORLD_SIZE, height: WORLD_SIZE, guidance });
+        const r = await pipe.generate({ prompt, steps, count, seed: deriveSeed(seed, j === 0 ? `eval-seed:${k}` : `eval-seed:${k}:${j}`) % 2 ** 31, width: WORLD_SIZE, height: WORLD_SIZE, guidance, scheduler });
         images.push(...r.images);
         for (let i = 0; i < count; i++) truth.push(c);
       }
@@ -773,6 +782,7 @@ export async function checkQuality(o: Pick<WorldTrainOptions, 'out' | 'evalPerCo
     seconds: (performance.now() - t0) / 1000,
     guidance,
     steps,
+    scheduler,
   };
   log(`quality on ${q.samples} samples of ${q.combos} held-out combinations: class ${(q.classAccuracy * 100).toFixed(1)}%, context ${(q.contextAccuracy * 100).toFixed(1)}%, style ${(q.styleAccuracy * 100).toFixed(1)}%`);
   const grid = await composeGrid(images.slice(0, Math.min(images.length, 64)), { cols: 8 });

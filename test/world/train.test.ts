@@ -15,6 +15,7 @@ import { Classifier } from '../../src/engine/train/classifier.ts';
 import { BUNDLED_WORLD_MODEL } from '../../src/config.ts';
 import { SafetensorsFile } from '../../src/engine/weights/safetensors.ts';
 import { BASE_STYLES } from '../../src/world/split.ts';
+import { WORLD_SAMPLING } from '../../src/world/sampling.ts';
 import { classifierBreakdown, continueDenoiser, refineClassifier, refineDecoder, retrainClassifier, trainWorld, type WorldReport } from '../../src/world/train.ts';
 
 const QUICK = {
@@ -49,6 +50,7 @@ describe('trainWorld (tiny)', () => {
     for (const k of ['classAccuracy', 'contextAccuracy', 'styleAccuracy'] as const) expect(r.quality![k]).toBeGreaterThanOrEqual(0);
     const saved = JSON.parse(await readFile(join(out, 'world.json'), 'utf8')) as WorldReport;
     expect(saved.quality?.samples).toBe(48);
+    expect([saved.quality?.steps, saved.quality?.guidance, saved.quality?.scheduler]).toEqual([2, WORLD_SAMPLING.guidance, WORLD_SAMPLING.scheduler]);
     await stat(join(out, 'samples.png'));
     await stat(join(out, 'classifier', 'model.safetensors'));
 
@@ -56,6 +58,8 @@ describe('trainWorld (tiny)', () => {
     try {
       const g = await pipe.generate({ prompt: 'a dog on the beach, cartoon style', steps: 2, seed: 1 });
       expect([g.width, g.height]).toEqual([64, 64]);
+      // The folder carries the world's sampling defaults (model_index.json).
+      expect(pipe.model.renderDefaults).toEqual({ steps: WORLD_SAMPLING.steps, guidance: WORLD_SAMPLING.guidance, scheduler: WORLD_SAMPLING.scheduler });
     } finally {
       await pipe.dispose();
     }

@@ -9,6 +9,7 @@
  *   variationSeed(100, 2, 0);    // 106: image 2 of seed 100 is seed 101; its first variation starts 4 later
  */
 import type { Community, Render } from '../../bank/schema.ts';
+import { WORLD_SAMPLING } from '../../world/sampling.ts';
 import { MAX_SEED, METHODS, STRENGTH_STEP } from './commands.ts';
 
 export type BaseModel = 'sd15' | 'sd2' | 'sdxl' | 'world';
@@ -29,8 +30,8 @@ export const RENDER_DEFAULTS: Readonly<Record<BaseModel, RenderDefaults>> = {
   sd15: { width: 512, height: 512, steps: 25, guidance: 7.5, scheduler: 'dpm++2m-karras', count: 4, method: 'ziplora', styleStrength: 1 },
   sd2: { width: 768, height: 768, steps: 25, guidance: 7.5, scheduler: 'dpm++2m-karras', count: 4, method: 'ziplora', styleStrength: 1 },
   sdxl: { width: 1024, height: 1024, steps: 25, guidance: 5, scheduler: 'dpm++2m-karras', count: 4, method: 'ziplora', styleStrength: 1 },
-  // The bundled world model (64x64 pixels); it over-saturates at SD's guidance 7.5.
-  world: { width: 64, height: 64, steps: 20, guidance: 5, scheduler: 'dpm++2m-karras', count: 4, method: 'ziplora', styleStrength: 1 },
+  // The bundled world model (64x64 pixels), sampled as measured best (src/world/sampling.ts).
+  world: { width: 64, height: 64, ...WORLD_SAMPLING, count: 4, method: 'ziplora', styleStrength: 1 },
 };
 
 const posInt = (v: unknown, max: number) => (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= max ? v : undefined);

@@ -28,12 +28,15 @@ writes them as PNG files, plus grid.png when there is more than one.
   --prompt "<text>"       what to draw
   --negative "<text>"     what to steer away from (default none; SDXL then uses zero embeddings)
   --seed N                default random; image i uses seed N + i, so each image can be rendered alone
-  --steps N               denoising steps (default 25)
-  --guidance G            classifier-free guidance (default 7.5 for SD, 5 for SDXL; 1 or less: none)
+  --steps N               denoising steps (default 25, or the model's own default)
+  --guidance G            classifier-free guidance (default 7.5 for SD, 5 for SDXL, or the model's
+                          own default; 1 or less: none)
   --width W --height H    pixels (default the model's: 512 for SD 1.5, 1024 for SDXL); multiples
                           of the model's size step (64 for SD 1.5 and SDXL)
   --scheduler <name>      default the model's scheduler_config.json; e.g. euler, euler-a, ddim,
                           dpm++2m, dpm++2m-karras, lms, heun, pndm, unipc
+                          (a model_index.json may name its own steps, guidance and scheduler under
+                          "_zipbank_render_defaults": the bundled model's are 20, 5, dpm++2m-karras)
   --count N               1 to ${MAX_COUNT} images (default 1)
   --device <d>            ${DEVICES.join(', ')} (default ZIPBANK_DEVICE, else auto)
   --dtype <t>             auto, float32, float16 (default auto: float16 on GPUs, float32 on CPU)

@@ -22,6 +22,7 @@ import path from 'node:path';
 import { ZipbankError } from '../../errors/index.ts';
 import { buildClipTextGraph } from '../models/clip/graph.ts';
 import type { LayerContext } from '../models/layers.ts';
+import { parseModelRenderDefaults, type ModelRenderDefaults } from './options.ts';
 import { openModelFolder, type ModelFolder, type WeightVariant } from '../models/load.ts';
 import type { ComputeDType } from '../models/model-graph.ts';
 import type { OnnxModel } from '../onnx/types.ts';
@@ -90,6 +91,8 @@ export interface PipelineModel {
   encoders: TextEncoderPart[];
   schedulerConfig: SchedulerConfig;
   forceZerosForEmptyPrompt: boolean;
+  /** The folder's own steps, guidance and scheduler (model_index.json), used where a render gives none. */
+  renderDefaults: ModelRenderDefaults;
   latentChannels: number;
   /** Pixels per latent (8 for SD). */
   vaeFactor: number;
@@ -149,6 +152,8 @@ export async function loadPipelineModel(dir: string, o: PipelineLoadOptions = {}
     if (!dirOf) throw missing(key === 'textEncoder' ? 'tokenizer/' : 'tokenizer_2/', 'is missing');
     encoders.push({ key, tokenizer: await ClipTokenizer.fromFolder(dirOf), seqLength: configs[key]!.maxPositionEmbeddings });
   }
+  const indexFile = path.join(folder.root, 'model_index.json');
+  const index = JSON.parse(await readFile(indexFile, 'utf8')) as Record<string, unknown>;
   const schedulerConfig = await loadSchedulerConfig(path.join(folder.scheduler, 'scheduler_config.json'));
   const vaeFactor = vaeSpatialFactor(configs.vae);
   const sessionOptions: SessionOptions = { ...o.sessionOptions, provider };
@@ -162,7 +167,8 @@ export async function loadPipelineModel(dir: string, o: PipelineLoadOptions = {}
     fusedAttention: o.fusedAttention ?? !(dtype === 'float16' && configs.unet.upcastAttention),
     encoders,
     schedulerConfig,
-    forceZerosForEmptyPrompt: await forceZeros(folder.root, family),
+    forceZerosForEmptyPrompt: forceZeros(index, family),
+    renderDefaults: parseModelRenderDefaults(index, indexFile),
     latentChannels: configs.vae.latentChannels,
     vaeFactor,
     sizeMultiple: vaeFactor * 2 ** (configs.unet.blockOutChannels.length - 1),
@@ -262,9 +268,8 @@ function checkSdxlBase(folder: ModelFolder): void {
 }
 
 /** model_index.json's force_zeros_for_empty_prompt; StableDiffusionXLPipeline's default is true. */
-async function forceZeros(root: string, family: PipelineFamily): Promise<boolean> {
+function forceZeros(index: Record<string, unknown>, family: PipelineFamily): boolean {
   if (family !== 'sdxl') return false;
-  const index = JSON.parse(await readFile(path.join(root, 'model_index.json'), 'utf8')) as Record<string, unknown>;
   const v = index['force_zeros_for_empty_prompt'];
   return typeof v === 'boolean' ? v : true;
 }

@@ -4,6 +4,9 @@
  * pipelines: 7.5 for SD, 5.0 for SDXL); width and height the UNet's sample_size times
  * the VAE factor (512 for SD 1.5, 1024 for SDXL); the scheduler the model's
  * scheduler_config.json names; one image; a random seed below 2^32.
+ * A model folder may name its own steps, guidance and scheduler in model_index.json
+ * (`MODEL_DEFAULTS_KEY`; diffusers ignores keys that start with "_"): the bundled
+ * world model does, because it over-saturates at SD's guidance 7.5.
  *
  * Seeds: image i of a batch uses seed + i (`imageSeed`), for its initial noise and
  * for the noise ancestral schedulers draw, so image i of a batch rendered with seed s
@@ -57,6 +60,44 @@ export interface RenderOptions {
   height: number;
 }
 
+/** model_index.json key of a folder's own render defaults, e.g. {"num_inference_steps": 20, "guidance_scale": 3, "scheduler": "dpm++2m-karras"}. */
+export const MODEL_DEFAULTS_KEY = '_zipbank_render_defaults';
+
+/** A model folder's own render defaults (each optional). */
+export interface ModelRenderDefaults {
+  steps?: number;
+  guidance?: number;
+  scheduler?: string;
+}
+
+/** Reads and checks `MODEL_DEFAULTS_KEY` of a parsed model_index.json; `file` names it in errors. */
+export function parseModelRenderDefaults(index: Record<string, unknown>, file: string): ModelRenderDefaults {
+  const raw = index[MODEL_DEFAULTS_KEY];
+  if (raw === undefined) return {};
+  const invalid = (key: string, value: unknown, expected: string) => new ZipbankError('model.invalid-config', { file, key, value, expected });
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw invalid(MODEL_DEFAULTS_KEY, raw, 'an object with num_inference_steps, guidance_scale and/or scheduler');
+  const r = raw as Record<string, unknown>;
+  const known = ['num_inference_steps', 'guidance_scale', 'scheduler'];
+  for (const k of Object.keys(r)) if (!known.includes(k)) throw invalid(`${MODEL_DEFAULTS_KEY}.${k}`, r[k], `one of the keys ${known.join(', ')}`);
+  const out: ModelRenderDefaults = {};
+  const steps = r['num_inference_steps'];
+  if (steps !== undefined) {
+    if (typeof steps !== 'number' || !Number.isInteger(steps) || steps < 1 || steps > MAX_STEPS) throw invalid(`${MODEL_DEFAULTS_KEY}.num_inference_steps`, steps, `an integer from 1 to ${MAX_STEPS}`);
+    out.steps = steps;
+  }
+  const guidance = r['guidance_scale'];
+  if (guidance !== undefined) {
+    if (typeof guidance !== 'number' || !Number.isFinite(guidance) || guidance < 0 || guidance > 100) throw invalid(`${MODEL_DEFAULTS_KEY}.guidance_scale`, guidance, 'a number from 0 to 100');
+    out.guidance = guidance;
+  }
+  const scheduler = r['scheduler'];
+  if (scheduler !== undefined) {
+    if (typeof scheduler !== 'string' || !SCHEDULER_NAMES.includes(scheduler)) throw invalid(`${MODEL_DEFAULTS_KEY}.scheduler`, scheduler, `one of ${SCHEDULER_NAMES.join(', ')}`);
+    out.scheduler = scheduler;
+  }
+  return out;
+}
+
 const bad = (option: string, value: unknown, expected: string) => new ZipbankError('pipeline.bad-option', { option, value, expected });
 
 /** The seed image `index` of a batch uses. */
@@ -88,9 +129,9 @@ export function resolveRenderOptions(m: PipelineModel, i: RenderOptionsInput): R
   if (typeof negativePrompt !== 'string') throw bad('negativePrompt', negativePrompt, 'a string');
   const count = i.count ?? RENDER_DEFAULTS.count;
   if (!Number.isInteger(count) || count < 1 || count > MAX_COUNT) throw bad('count', count, `an integer from 1 to ${MAX_COUNT}`);
-  const steps = i.steps ?? RENDER_DEFAULTS.steps;
+  const steps = i.steps ?? m.renderDefaults.steps ?? RENDER_DEFAULTS.steps;
   if (!Number.isInteger(steps) || steps < 1 || steps > MAX_STEPS) throw bad('steps', steps, `an integer from 1 to ${MAX_STEPS}`);
-  const guidance = i.guidance ?? GUIDANCE_DEFAULTS[m.family];
+  const guidance = i.guidance ?? m.renderDefaults.guidance ?? GUIDANCE_DEFAULTS[m.family];
   if (!Number.isFinite(guidance) || guidance < 0 || guidance > 100) throw bad('guidance', guidance, 'a number from 0 to 100 (1 or less: no classifier-free guidance)');
   const seed = i.seed ?? Math.floor(Math.random() * 2 ** 32);
   if (!Number.isSafeInteger(seed) || seed < 0 || !Number.isSafeInteger(imageSeed(seed, count - 1))) {
@@ -101,7 +142,7 @@ export function resolveRenderOptions(m: PipelineModel, i: RenderOptionsInput): R
   const height = i.height ?? size.height;
   checkSide('width', width, m);
   checkSide('height', height, m);
-  const scheduler = i.scheduler ?? m.schedulerConfig.className;
+  const scheduler = i.scheduler ?? m.renderDefaults.scheduler ?? m.schedulerConfig.className;
   if (scheduler === undefined) throw new ZipbankError('scheduler.unknown', { name: undefined, known: SCHEDULER_NAMES });
   createScheduler(m.schedulerConfig, scheduler).setTimesteps(steps);
   return {

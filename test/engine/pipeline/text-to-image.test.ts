@@ -4,12 +4,13 @@
  * per-image seeds in a batch, guidance, negative prompts, SDXL zero embeddings,
  * progress, cancellation, session reuse, option checks, and fp16 weights on CPU.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isZipbankError } from '../../../src/errors/index.ts';
 import { writeRandomModel } from '../../../src/engine/models/random.ts';
+import { MODEL_DEFAULTS_KEY } from '../../../src/engine/pipeline/options.ts';
 import { DiffusionPipeline, type GenerateOptions, type GenerateResult } from '../../../src/engine/pipeline/text-to-image.ts';
 import type { ModuleHook } from '../../../src/engine/models/layers.ts';
 import { mul } from '../../../src/engine/onnx/index.ts';
@@ -197,6 +198,44 @@ describe('bad model folders', () => {
   it('reuses the model loader errors', async () => {
     const e = await rejection(DiffusionPipeline.load(join(root, 'nope'), { device: 'cpu', log: () => {} }));
     expect(isZipbankError(e, 'model.missing-file')).toBe(true);
+    expect((e as Error).message).toContain('model_index.json');
+  });
+});
+
+describe("a model folder's own render defaults (model_index.json)", () => {
+  const withDefaults = async (name: string, defaults: unknown) => {
+    const dir = join(root, name);
+    await writeRandomModel({ preset: 'tiny-sd15', out: dir, seed: 1 });
+    const file = join(dir, 'model_index.json');
+    const index = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+    await writeFile(file, JSON.stringify({ ...index, [MODEL_DEFAULTS_KEY]: defaults }));
+    return dir;
+  };
+
+  it('uses them where a render gives none, and a render option still wins', async () => {
+    const dir = await withDefaults('own-defaults', { num_inference_steps: 2, guidance_scale: 3, scheduler: 'dpm++2m-karras' });
+    const pipe = await DiffusionPipeline.load(dir, { device: 'cpu', sessionOptions: { intraOpThreads: 1 }, log: () => {} });
+    try {
+      const r = await pipe.generate({ prompt: 'a corgi', seed: 3 });
+      expect([r.steps, r.guidance, r.scheduler]).toEqual([2, 3, 'dpm++2m-karras']);
+      const o = await pipe.generate({ prompt: 'a corgi', seed: 3, steps: 1, guidance: 7.5, scheduler: 'euler' });
+      expect([o.steps, o.guidance, o.scheduler]).toEqual([1, 7.5, 'euler']);
+    } finally {
+      await pipe.dispose();
+    }
+  });
+
+  it.each([
+    [{ guidance_scale: 'high' }, `${MODEL_DEFAULTS_KEY}.guidance_scale`],
+    [{ num_inference_steps: 0 }, `${MODEL_DEFAULTS_KEY}.num_inference_steps`],
+    [{ scheduler: 'fastest' }, `${MODEL_DEFAULTS_KEY}.scheduler`],
+    [{ guidance: 3 }, `${MODEL_DEFAULTS_KEY}.guidance`],
+    [[3], MODEL_DEFAULTS_KEY],
+  ])('refuses %j at load, naming the key', async (defaults, key) => {
+    const dir = await withDefaults(`bad-defaults-${key}`, defaults);
+    const e = await rejection(DiffusionPipeline.load(dir, { device: 'cpu', log: () => {} }));
+    expect(isZipbankError(e, 'model.invalid-config')).toBe(true);
+    expect((e as Error).message).toContain(key);
     expect((e as Error).message).toContain('model_index.json');
   });
 });
