@@ -16,7 +16,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MODEL_DEFAULTS_KEY } from '../engine/pipeline/options.ts';
 
-export const WORLD_SAMPLING = { steps: 20, guidance: 5, scheduler: 'dpm++2m-karras' } as const;
+export const WORLD_SAMPLING = { steps: 20, guidance: 6, scheduler: 'dpm++2m-karras' } as const;
 
 /** Records `WORLD_SAMPLING` in a world model folder's model_index.json (diffusers' names). */
 export async function writeWorldSamplingDefaults(folder: string): Promise<void> {

@@ -36,7 +36,7 @@ writes them as PNG files, plus grid.png when there is more than one.
   --scheduler <name>      default the model's scheduler_config.json; e.g. euler, euler-a, ddim,
                           dpm++2m, dpm++2m-karras, lms, heun, pndm, unipc
                           (a model_index.json may name its own steps, guidance and scheduler under
-                          "_zipbank_render_defaults": the bundled model's are 20, 5, dpm++2m-karras)
+                          "_zipbank_render_defaults": the bundled model's are 20, 6, dpm++2m-karras)
   --count N               1 to ${MAX_COUNT} images (default 1)
   --device <d>            ${DEVICES.join(', ')} (default ZIPBANK_DEVICE, else auto)
   --dtype <t>             auto, float32, float16 (default auto: float16 on GPUs, float32 on CPU)
