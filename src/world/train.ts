@@ -26,7 +26,7 @@ import { dirname, join } from 'node:path';
 import { composeGrid, type RawImage } from '../engine/image/index.ts';
 import { DiffusionPipeline } from '../engine/pipeline/text-to-image.ts';
 import { createRandom } from '../engine/pipeline/random.ts';
-import { DECODER_REFINE_DEFAULTS, budgetedTotal, learningRate, refineVaeDecoder, trainBaseModel, type BaseTrainReport, type PhaseReport, type TrainProgress } from '../engine/train/base-model.ts';
+import { budgetedTotal, decoderRefineSettings, learningRate, refineVaeDecoder, trainBaseModel, type BaseTrainReport, type PhaseReport, type TrainProgress } from '../engine/train/base-model.ts';
 import { Classifier, ClassifierTrainer, argmax, type ClassifierSpec, type Labels } from '../engine/train/classifier.ts';
 import { loadCheckpoint, saveCheckpoint } from '../engine/train/checkpoint.ts';
 import { defaultProvider } from '../engine/runtime/index.ts';
@@ -36,6 +36,7 @@ import { captionOf, sampleScene, type Scene } from './scene.ts';
 import { heldOutCombos, sampleBaseScene } from './split.ts';
 import { deriveSeed } from './rng.ts';
 import { WORLD_SAMPLING, writeWorldSamplingDefaults } from './sampling.ts';
+import { stripUndefined } from '../util/objects.ts';
 
 export const WORLD_SIZE = 64;
 
@@ -662,11 +663,14 @@ export async function refineDecoder(o: RefineDecoderOptions): Promise<PhaseRepor
   const log = o.log ?? (() => {});
   if (o.steps === undefined && o.budgetSeconds === undefined) throw new RangeError('refineDecoder: give steps, a budget, or both');
   const t0 = performance.now();
+  const n = o.images ?? 16000;
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`refineDecoder: images must be a positive whole number, got ${n}`);
+  // Refuse bad settings before rendering the dataset (minutes of work).
+  const checked = decoderRefineSettings('world', { ...stripUndefined({ batch: o.batch, lr: o.lr, crop: o.crop }), steps: o.steps ?? 1_000_000 }, WORLD_SIZE);
+  const v = { steps: checked.steps, batch: checked.batch, lr: checked.lr, crop: checked.crop };
   const work = join(o.out, '.train');
   await mkdir(work, { recursive: true });
-  const n = o.images ?? 16000;
   const data = await classifierDataset(work, seed, n, log);
-  const v = { steps: o.steps ?? 1_000_000, batch: o.batch ?? DECODER_REFINE_DEFAULTS.batch, lr: o.lr ?? DECODER_REFINE_DEFAULTS.lr, crop: o.crop ?? DECODER_REFINE_DEFAULTS.crop };
   const r = await refineVaeDecoder({
     out: o.out,
     preset: 'world',

@@ -119,6 +119,10 @@ describe('trainWorld (tiny)', () => {
 
     // Refining the classifier of a folder without a work folder (as bundled) renders into a new one.
     await rm(join(out, '.train'), { recursive: true, force: true });
+    // Bad decoder settings are refused before the dataset is rendered: no work folder appears.
+    await expect(refineDecoder({ out, steps: 2, crop: 18, images: 48 })).rejects.toThrow(/crop 18 must be a multiple/);
+    await expect(refineDecoder({ out, steps: 2, images: 0 })).rejects.toThrow(/images must be a positive whole number/);
+    await expect(stat(join(out, '.train'))).rejects.toThrow();
     const refined = await refineClassifier({ out, seed: 3, steps: 2, from: 4, batch: 4, classifierImages: 48, classifierTestImages: 16 });
     expect(refined.accuracy.class).toBeGreaterThanOrEqual(0);
   }, 300_000);

@@ -576,19 +576,30 @@ export const DECODER_REFINE_DEFAULTS = { steps: 3000, batch: 16, lr: 5e-4, warmu
  * Writes the VAE file once the schedule is done (or cut short by budget/abort: the
  * weights reached so far, with the checkpoint kept for a resume).
  */
-export async function refineVaeDecoder(o: DecoderRefineOptions): Promise<PhaseReport & { complete: boolean }> {
-  const seed = o.seed ?? BASE_TRAIN_DEFAULTS.seed;
-  const presets = presetConfigs(o.preset);
-  if (!presets.vae) throw new RangeError(`refineVaeDecoder: preset ${o.preset} has no VAE`);
+/**
+ * The settings of a decoder refinement with their defaults, checked (a RangeError
+ * names the bad one), so a caller can refuse bad input before preparing any data.
+ */
+export function decoderRefineSettings(preset: string, o: Pick<DecoderRefineOptions, 'steps' | 'batch' | 'lr' | 'warmup' | 'crop'>, imageSize: number): { steps: number; batch: number; lr: number; warmup: number; crop: number } {
+  const vae = presetConfigs(preset).vae;
+  if (!vae) throw new RangeError(`refineVaeDecoder: preset ${preset} has no VAE`);
   const v = { ...DECODER_REFINE_DEFAULTS, ...stripUndefined({ steps: o.steps, batch: o.batch, lr: o.lr, warmup: o.warmup, crop: o.crop }) };
-  const f = vaeSpatialFactor(presets.vae);
+  const f = vaeSpatialFactor(vae);
   if (!(v.lr > 0) || !Number.isFinite(v.lr)) throw new RangeError(`refineVaeDecoder: lr must be a positive number, got ${v.lr}`);
   for (const k of ['steps', 'batch'] as const) {
     if (!Number.isInteger(v[k]) || v[k] < 1) throw new RangeError(`refineVaeDecoder: ${k} must be a positive whole number, got ${v[k]}`);
   }
-  if (!Number.isInteger(v.crop) || v.crop % f !== 0 || v.crop < f || v.crop > o.data.size) {
-    throw new RangeError(`refineVaeDecoder: crop ${v.crop} must be a multiple of the VAE's factor ${f}, at most the image size ${o.data.size}`);
+  if (!Number.isInteger(v.crop) || v.crop % f !== 0 || v.crop < f || v.crop > imageSize) {
+    throw new RangeError(`refineVaeDecoder: crop ${v.crop} must be a multiple of the VAE's factor ${f}, at most the image size ${imageSize}`);
   }
+  return v;
+}
+
+export async function refineVaeDecoder(o: DecoderRefineOptions): Promise<PhaseReport & { complete: boolean }> {
+  const seed = o.seed ?? BASE_TRAIN_DEFAULTS.seed;
+  const v = decoderRefineSettings(o.preset, o, o.data.size);
+  const vae = presetConfigs(o.preset).vae!;
+  const f = vaeSpatialFactor(vae);
   const vaeFile = join(o.out, 'vae', 'diffusion_pytorch_model.safetensors');
   if (!(await exists(vaeFile))) throw new RangeError(`refineVaeDecoder: ${vaeFile} does not exist: train the model first`);
   const workDir = o.workDir ?? join(o.out, '.train');
@@ -606,7 +617,7 @@ export async function refineVaeDecoder(o: DecoderRefineOptions): Promise<PhaseRe
     }
   }
   const weights = await readComponent(vaeFile);
-  const obj = vaeObjective(presets.vae, { weights: source(weights), batch: v.batch, size: v.crop, klWeight: 0 });
+  const obj = vaeObjective(vae, { weights: source(weights), batch: v.batch, size: v.crop, klWeight: 0 });
   const trainable = new Map(obj.decoderParams.map((n) => [n, weights.get(n)!.values]));
   const trainer = await GraphTrainer.create({ model: obj.model, trainable, inputShapes: obj.inputShapes, adam: { lr: v.lr }, name: 'vae-decoder-train' });
   let r: Awaited<ReturnType<typeof runPhase>>;
@@ -622,7 +633,7 @@ export async function refineVaeDecoder(o: DecoderRefineOptions): Promise<PhaseRe
       async (step) => {
         const rr = stepRandom(seed, 'vae-decoder', step);
         const idx = draw(rr, v.batch, o.data.count);
-        const noise = rr.normals(v.batch * presets.vae!.latentChannels * (v.crop / f) ** 2);
+        const noise = rr.normals(v.batch * vae.latentChannels * (v.crop / f) ** 2);
         return { sample: tensor('float32', pixelBatch(o.data, idx, v.crop, rr), obj.inputShapes.sample!), noise: tensor('float32', noise, obj.inputShapes.noise!) };
       },
       { meta: { settings } },
