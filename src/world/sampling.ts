@@ -4,9 +4,9 @@
  * the model folder's model_index.json (`MODEL_DEFAULTS_KEY`, written by
  * `writeWorldSamplingDefaults`), every render that names no settings (`zipbank render`).
  * Chosen by measurement (`npm run train:world -- --check-quality --per-combo 8
- * --guidance G --scheduler S`, README "Where the bundled model stands"): this small
- * model over-saturates at SD's guidance 7.5, which erases the soft styles, the
- * backgrounds and half of the subjects.
+ * --guidance G --scheduler S`, README "Where the bundled model stands"): with its
+ * config's PNDM at SD's guidance 7.5 this small model over-saturates, which erases the
+ * soft styles, the backgrounds and half of the subjects; DPM++ 2M Karras does not.
  *
  * @example
  *   pipe.generate({ prompt, ...WORLD_SAMPLING });

@@ -6,7 +6,7 @@
  * scheduler_config.json names; one image; a random seed below 2^32.
  * A model folder may name its own steps, guidance and scheduler in model_index.json
  * (`MODEL_DEFAULTS_KEY`; diffusers ignores keys that start with "_"): the bundled
- * world model does, because it over-saturates at SD's guidance 7.5.
+ * world model does (src/world/sampling.ts).
  *
  * Seeds: image i of a batch uses seed + i (`imageSeed`), for its initial noise and
  * for the noise ancestral schedulers draw, so image i of a batch rendered with seed s
