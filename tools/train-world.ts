@@ -200,7 +200,7 @@ if (flags['check-quality'] === true) {
     console.error(`--per-combo ${String(perCombo)}: give the samples per held-out combination, 1 to 64 (default 4)`);
     process.exit(2);
   }
-  const q = await checkQuality({ out, gridPath: join(out, 'samples.png'), ...(typeof flags.guidance === 'number' ? { evalGuidance: flags.guidance } : {}), ...(typeof flags.scheduler === 'string' ? { evalScheduler: flags.scheduler } : {}), ...(typeof flags.steps === 'number' ? { evalSteps: flags.steps } : {}), ...(perCombo !== undefined ? { evalPerCombo: perCombo } : {}) }, classifier, typeof flags.seed === 'number' ? flags.seed : 1, (l) => console.log(l));
+  const q = await checkQuality({ out, gridPath: join(out, 'samples.png'), ...opt<number>('guidance', 'evalGuidance'), ...opt<string>('scheduler', 'evalScheduler'), ...opt<number>('steps', 'evalSteps'), ...opt<number>('per-combo', 'evalPerCombo') }, classifier, typeof flags.seed === 'number' ? flags.seed : 1, (l) => console.log(l));
   await classifier.close();
   const reportPath = join(out, 'world.json');
   const report = JSON.parse(await readFile(reportPath, 'utf8')) as WorldReport;
