@@ -67,3 +67,10 @@ export function parseArgs(argv: string[], spec: Record<string, FlagSpec>): Parse
   }
   return { flags, positionals };
 }
+
+/** The value of a required string flag; a UsageError naming the flag when it is missing or empty. */
+export function requireFlag(flags: Parsed['flags'], key: string): string {
+  const v = flags[key];
+  if (typeof v !== 'string' || v === '') throw new UsageError(`--${key} is required`);
+  return v;
+}

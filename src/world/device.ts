@@ -16,7 +16,7 @@
  * gets the returned `base.continued` rounds and the retrained classifier's entry.
  * Every tensor's name and shape is checked before anything is written.
  */
-import { copyFile, cp, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ClipTokenizer } from '../engine/pipeline/tokenizer.ts';
 import { fromFloat32 } from '../engine/weights/dtype.ts';
@@ -26,6 +26,7 @@ import { captionOf } from './scene.ts';
 import { sampleBaseScene } from './split.ts';
 import { Classifier } from '../engine/train/classifier.ts';
 import type { WorldReport } from './train.ts';
+import { pathExists } from '../util/fs.ts';
 
 const TOKEN_TABLE = 'text_model.embeddings.token_embedding.weight';
 const FILES = { unet: 'unet/diffusion_pytorch_model.safetensors', text: 'text_encoder/model.safetensors', vae: 'vae/diffusion_pytorch_model.safetensors' };
@@ -96,12 +97,6 @@ export async function packWorldModel(model: string, dest: string, images: number
   return rows;
 }
 
-async function exists(p: string): Promise<boolean> {
-  return stat(p).then(
-    () => true,
-    () => false,
-  );
-}
 
 function sameShapes(a: Tensors, b: Tensors, what: string): void {
   for (const [n, t] of a) {
@@ -156,14 +151,14 @@ async function swapIn(staged: readonly Staged[], io: MergeIo): Promise<void> {
   }
   try {
     for (const st of staged) {
-      if (await exists(st.target)) await io.rename(st.target, old(st));
+      if (await pathExists(st.target)) await io.rename(st.target, old(st));
       await io.rename(partial(st), st.target);
     }
   } catch (e) {
     const failures: string[] = [];
     for (const st of staged) {
       try {
-        if (await exists(old(st))) {
+        if (await pathExists(old(st))) {
           await clean(st.target);
           await io.rename(old(st), st.target);
         }
@@ -192,7 +187,7 @@ export async function mergeWorldModel(model: string, returned: string, rowsFile?
   const staged: Staged[] = [];
   const parts: string[] = [];
   const unetBack = join(returned, 'unet.safetensors');
-  if (await exists(unetBack)) {
+  if (await pathExists(unetBack)) {
     const mine = await read(join(model, FILES.unet));
     const back = await read(unetBack);
     sameShapes(mine.tensors, back.tensors, 'unet');
@@ -200,7 +195,7 @@ export async function mergeWorldModel(model: string, returned: string, rowsFile?
     parts.push('unet');
   }
   const textBack = join(returned, 'text_encoder.safetensors');
-  if (await exists(textBack)) {
+  if (await pathExists(textBack)) {
     const mine = await read(join(model, FILES.text));
     const back = await read(textBack);
     sameShapes(mine.tensors, back.tensors, 'text_encoder');
@@ -215,7 +210,7 @@ export async function mergeWorldModel(model: string, returned: string, rowsFile?
     parts.push('text_encoder');
   }
   const clsBack = join(returned, 'classifier');
-  if (await exists(join(clsBack, 'model.safetensors'))) {
+  if (await pathExists(join(clsBack, 'model.safetensors'))) {
     staged.push({
       target: join(model, 'classifier'),
       prepare: async (partial) => {
@@ -229,13 +224,13 @@ export async function mergeWorldModel(model: string, returned: string, rowsFile?
   const reportPath = join(model, 'world.json');
   const report = JSON.parse(await readFile(reportPath, 'utf8')) as WorldReport;
   const den = join(returned, 'world-denoiser.json');
-  if (await exists(den)) {
+  if (await pathExists(den)) {
     const r = JSON.parse(await readFile(den, 'utf8')) as WorldReport;
     const known = new Set((report.base.continued ?? []).map((c) => c.at));
     report.base.continued = [...(report.base.continued ?? []), ...(r.base.continued ?? []).filter((c) => !known.has(c.at))];
   }
   const cls = join(returned, 'world-classifier.json');
-  if (await exists(cls)) report.classifier = (JSON.parse(await readFile(cls, 'utf8')) as WorldReport).classifier;
+  if (await pathExists(cls)) report.classifier = (JSON.parse(await readFile(cls, 'utf8')) as WorldReport).classifier;
   staged.push({ target: reportPath, prepare: (partial) => writeFile(partial, `${JSON.stringify(report, null, 2)}\n`) });
   await swapIn(staged, io);
   return parts;

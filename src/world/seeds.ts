@@ -14,7 +14,7 @@
  *   await trainSeedLoras({ model: 'models/world', out: 'models/world/loras', log: console.log });
  *   SEED_LORAS.map((s) => s.name); // ['corgi', 'tabby', ..., 'watercolor', ...]
  */
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { encodeImage } from '../engine/image/index.ts';
 import { writeLora } from '../engine/lora/write.ts';
@@ -25,6 +25,7 @@ import { renderScene } from './render.ts';
 import { deriveSeed } from './rng.ts';
 import { captionOf, sampleScene, type Scene } from './scene.ts';
 import { WORLD_SIZE } from './train.ts';
+import { pathExists } from '../util/fs.ts';
 
 /**
  * Every linear and conv layer, not only the attention projections (the paper's scope):
@@ -140,12 +141,6 @@ export interface TrainSeedOptions {
   signal?: AbortSignal;
 }
 
-async function exists(p: string): Promise<boolean> {
-  return stat(p).then(
-    () => true,
-    () => false,
-  );
-}
 
 const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 
@@ -155,14 +150,14 @@ export async function trainSeedLoras(o: TrainSeedOptions): Promise<SeedManifest>
   const seed = o.seed ?? 1;
   await mkdir(o.out, { recursive: true });
   const manifestPath = join(o.out, 'manifest.json');
-  const old = (await exists(manifestPath)) ? (JSON.parse(await readFile(manifestPath, 'utf8')) as SeedManifest) : undefined;
+  const old = (await pathExists(manifestPath)) ? (JSON.parse(await readFile(manifestPath, 'utf8')) as SeedManifest) : undefined;
   const entries = new Map((old?.loras ?? []).map((e) => [e.name, e]));
   const pipe = await DiffusionPipeline.load(o.model, { device: 'cpu', log: () => {} });
   try {
     for (const s of SEED_LORAS) {
       if (o.only && !o.only.includes(s.name)) continue;
       const file = `${s.name}.safetensors`;
-      if (entries.has(s.name) && (await exists(join(o.out, file)))) {
+      if (entries.has(s.name) && (await pathExists(join(o.out, file)))) {
         log(`${s.name}: kept (delete ${file} to train it again)`);
         continue;
       }

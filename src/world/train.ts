@@ -20,7 +20,7 @@
  *   const report = await trainWorld({ out: 'models/world', seed: 1, log: console.log });
  *   report.quality.classAccuracy;   // on held-out caption combinations
  */
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { composeGrid, type RawImage } from '../engine/image/index.ts';
@@ -37,6 +37,7 @@ import { heldOutCombos, sampleBaseScene } from './split.ts';
 import { deriveSeed } from './rng.ts';
 import { WORLD_SAMPLING, writeWorldSamplingDefaults } from './sampling.ts';
 import { stripUndefined } from '../util/objects.ts';
+import { pathExists } from '../util/fs.ts';
 
 export const WORLD_SIZE = 64;
 
@@ -137,19 +138,11 @@ export function classifierScene(seed: number): Scene {
   return sampleScene(seed, { classId: CLASSES[Math.floor(r.uniform() * CLASSES.length)]!.id, styleId, contextId, split: 'base' });
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Render scenes into one HWC uint8 buffer, cached in `file` (with the captions/labels in `file.json`). */
 async function renderCached(file: string, scenes: () => Scene[], meta: (s: Scene, i: number) => unknown, log: (l: string) => void): Promise<{ pixels: Uint8Array; meta: unknown[]; seconds: number }> {
   const per = WORLD_SIZE * WORLD_SIZE * 3;
-  if ((await exists(file)) && (await exists(`${file}.json`))) {
+  if ((await pathExists(file)) && (await pathExists(`${file}.json`))) {
     const m = JSON.parse(await readFile(`${file}.json`, 'utf8')) as unknown[];
     const buf = await readFile(file);
     if (buf.byteLength === m.length * per) return { pixels: new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), meta: m, seconds: 0 };
@@ -278,7 +271,7 @@ export async function trainWorld(o: WorldTrainOptions): Promise<WorldReport> {
   const B = o.classifierBatch ?? 64;
   const ckpt = join(work, 'classifier.ckpt.safetensors');
   let clsSeconds = 0;
-  if (!(await exists(join(clsDir, 'model.safetensors')))) {
+  if (!(await pathExists(join(clsDir, 'model.safetensors')))) {
     const t0 = performance.now();
     const trainer = await ClassifierTrainer.create(spec, { batch: B, lr: 2e-3, seed });
     const saved = await loadCheckpoint(ckpt);
@@ -420,8 +413,18 @@ export async function refineClassifier(o: { out: string; seed?: number; steps: n
   return { accuracy, accuracyBlurred, seconds };
 }
 
+/** When, where and how a training round on a world folder ran, as world.json keeps it. */
+interface RoundRecord {
+  seconds: number;
+  firstLoss: number;
+  finalLoss: number;
+  provider: string;
+  machine: string;
+  at: string;
+}
+
 /** One round of `continueDenoiser`, as world.json keeps it. */
-export interface ContinuedRun {
+export interface ContinuedRun extends RoundRecord {
   steps: number;
   batch: number;
   lr: number;
@@ -430,12 +433,6 @@ export interface ContinuedRun {
   subjectWeight?: number;
   /** Learning-rate multiplier of the token table. */
   tokenLrScale?: number;
-  seconds: number;
-  firstLoss: number;
-  finalLoss: number;
-  provider: string;
-  machine: string;
-  at: string;
 }
 
 function machineName(): string {
@@ -446,22 +443,27 @@ async function providerName(): Promise<string> {
   return (await defaultProvider()).provider;
 }
 
-export interface RetrainClassifierOptions {
+/** What every extra training round on a world folder takes. */
+interface TrainingRoundOptions {
+  /** The world model's folder (its .train/ caches the renders and checkpoints). */
   out: string;
   seed?: number;
-  /** Training renders (cached in <out>/.train). Default 16000. */
-  images?: number;
-  /** Steps at most. Default 1500, or 1e6 with a budget. */
-  steps?: number;
   /** Wall-clock budget of the training loop, seconds (the schedule ends where it runs out). */
   budgetSeconds?: number;
   batch?: number;
   lr?: number;
+  log?: (l: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface RetrainClassifierOptions extends TrainingRoundOptions {
+  /** Training renders (cached in <out>/.train). Default 16000. */
+  images?: number;
+  /** Steps at most. Default 1500, or 1e6 with a budget. */
+  steps?: number;
   channels?: number[];
   depth?: number | number[];
   testImages?: number;
-  log?: (l: string) => void;
-  signal?: AbortSignal;
 }
 
 /**
@@ -511,7 +513,7 @@ export async function retrainClassifier(o: RetrainClassifierOptions): Promise<Wo
     await classifier.close();
     const clsDir = join(o.out, 'classifier');
     await rm(`${clsDir}.old`, { recursive: true, force: true });
-    if (await exists(clsDir)) await rename(clsDir, `${clsDir}.old`);
+    if (await pathExists(clsDir)) await rename(clsDir, `${clsDir}.old`);
     await rename(fresh, clsDir);
     await rm(`${clsDir}.old`, { recursive: true, force: true });
     const entry: WorldReport['classifier'] = {
@@ -533,23 +535,16 @@ export async function retrainClassifier(o: RetrainClassifierOptions): Promise<Wo
   }
 }
 
-export interface ContinueDenoiserOptions {
-  out: string;
-  seed?: number;
+export interface ContinueDenoiserOptions extends TrainingRoundOptions {
   /** Base-split renders (cached in <out>/.train). Default 12000. */
   images?: number;
   /** Steps at most. Default 1e6 with a budget, else required. */
   steps?: number;
-  budgetSeconds?: number;
-  batch?: number;
-  lr?: number;
   warmup?: number;
   /** Loss weight of the subject's box relative to the background (see trainBaseModel). Default 1. */
   subjectWeight?: number;
   /** Learning-rate multiplier of the token-embedding table. Default 1. */
   tokenLrScale?: number;
-  log?: (l: string) => void;
-  signal?: AbortSignal;
 }
 
 /**
@@ -571,7 +566,7 @@ export async function continueDenoiser(o: ContinueDenoiserOptions): Promise<Base
   const nBase = o.images ?? 12000;
   const base = await baseDataset(work, seed, nBase, log);
   const statePath = join(more, 'state.json');
-  if (!(await exists(statePath))) {
+  if (!(await pathExists(statePath))) {
     const vae = JSON.parse(await readFile(join(o.out, 'vae', 'config.json'), 'utf8')) as { scaling_factor?: number };
     if (typeof vae.scaling_factor !== 'number') throw new RangeError(`continueDenoiser: ${o.out}/vae/config.json has no scaling_factor: train the model first (npm run train:world)`);
     await writeFile(statePath, JSON.stringify({ vaeDone: true, scalingFactor: vae.scaling_factor }));
@@ -621,34 +616,21 @@ export async function continueDenoiser(o: ContinueDenoiserOptions): Promise<Base
   return report;
 }
 
-export interface RefineDecoderOptions {
-  out: string;
-  seed?: number;
+export interface RefineDecoderOptions extends TrainingRoundOptions {
   /** Renders of the whole world (all classes, instances, styles, contexts; cached in <out>/.train). Default 16000. */
   images?: number;
   /** Steps at most. Default 1e6 with a budget, else required. */
   steps?: number;
-  budgetSeconds?: number;
-  batch?: number;
-  lr?: number;
   crop?: number;
-  log?: (l: string) => void;
-  signal?: AbortSignal;
 }
 
 /** One round of `refineDecoder`, as world.json keeps it. */
-export interface DecoderRun {
+export interface DecoderRun extends RoundRecord {
   steps: number;
   batch: number;
   lr: number;
   crop: number;
   images: number;
-  seconds: number;
-  firstLoss: number;
-  finalLoss: number;
-  provider: string;
-  machine: string;
-  at: string;
 }
 
 /**

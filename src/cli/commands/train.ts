@@ -11,7 +11,7 @@
 import { bundledModel } from '../../engine/models/bundled.ts';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
-import { parseArgs, UsageError } from '../args.ts';
+import { parseArgs, requireFlag, UsageError } from '../args.ts';
 import type { Command } from '../command.ts';
 import { writeLora } from '../../engine/lora/write.ts';
 import { DiffusionPipeline } from '../../engine/pipeline/text-to-image.ts';
@@ -65,11 +65,7 @@ const command: Command = {
       out: { type: 'string' },
     });
     if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-    const need = (k: string) => {
-      const v = flags[k] as string | undefined;
-      if (!v) throw new UsageError(`--${k} is required`);
-      return v;
-    };
+    const need = (k: string) => requireFlag(flags, k);
     const model = (flags.model as string | undefined) ?? (await bundledModel());
     const kind = need('kind');
     if (kind !== 'subject' && kind !== 'style') throw new UsageError(`--kind must be subject or style, got "${kind}"`);

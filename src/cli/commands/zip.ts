@@ -12,7 +12,7 @@
 import { bundledModel } from '../../engine/models/bundled.ts';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs, UsageError } from '../args.ts';
+import { parseArgs, requireFlag, UsageError } from '../args.ts';
 import type { Command } from '../command.ts';
 import { readLorasForModel } from '../../engine/lora/apply.ts';
 import { mergeLoras } from '../../engine/lora/merge.ts';
@@ -100,11 +100,7 @@ const command: Command = {
       out: { type: 'string' },
     });
     if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
-    const need = (k: string) => {
-      const v = flags[k] as string | undefined;
-      if (!v) throw new UsageError(`--${k} is required`);
-      return v;
-    };
+    const need = (k: string) => requireFlag(flags, k);
     const model = (flags.model as string | undefined) ?? (await bundledModel());
     const subject = need('subject');
     const style = need('style');

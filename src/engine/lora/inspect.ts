@@ -10,6 +10,7 @@
  *   info.metadata.triggerWords;
  */
 import type { BaseFamily, ModuleShape } from '../models/modules.ts';
+import type { LoraMetadataSummary } from './metadata.ts';
 import { readLora } from './read.ts';
 import type { Algo, LoraFile, LoraFormat } from './types.ts';
 
@@ -27,21 +28,8 @@ export interface LoraInspection {
   dtypes: string[];
   sizeBytes: number;
   tensorCount: number;
-  metadata: {
-    title?: string;
-    author?: string;
-    description?: string;
-    license?: string;
-    triggerWords: string[];
-    baseModelClaim?: string;
-    networkModule?: string;
-    networkDim?: number;
-    networkAlpha?: number;
-    resolution?: string;
-    outputName?: string;
-    tags: string[];
-    hasThumbnail: boolean;
-  };
+  /** The metadata summary's fields that describe a LoRA to a user (see LoraMetadataSummary). */
+  metadata: Pick<LoraMetadataSummary, (typeof DESCRIBED_METADATA)[number] | 'triggerWords' | 'tags' | 'hasThumbnail'>;
   warnings: string[];
   textualInversionTokens?: string[];
 }
@@ -55,6 +43,9 @@ export interface InspectOptions {
   tables?: Partial<Record<BaseFamily, Map<string, ModuleShape>>>;
 }
 
+/** The optional metadata fields an inspection reports when present. */
+const DESCRIBED_METADATA = ['title', 'author', 'description', 'license', 'baseModelClaim', 'networkModule', 'networkDim', 'networkAlpha', 'resolution', 'outputName'] as const;
+
 const distinct = (xs: number[]) => [...new Set(xs)].sort((a, b) => a - b);
 
 /** Describe an already-read LoRA. */
@@ -64,7 +55,7 @@ export function describeLora(lora: LoraFile): LoraInspection {
   for (const m of lora.modules) algos[m.algo] = (algos[m.algo] ?? 0) + 1;
   const s = lora.summary;
   const metadata: LoraInspection['metadata'] = { triggerWords: s.triggerWords, tags: s.tags, hasThumbnail: s.hasThumbnail };
-  for (const k of ['title', 'author', 'description', 'license', 'baseModelClaim', 'networkModule', 'networkDim', 'networkAlpha', 'resolution', 'outputName'] as const) {
+  for (const k of DESCRIBED_METADATA) {
     if (s[k] !== undefined) (metadata as Record<string, unknown>)[k] = s[k];
   }
   return {

@@ -10,13 +10,14 @@
  *   const checked = await checkComponentFiles(root, found, unetParams(cfg));
  *   checked.weights.get('conv_in.weight'); // external span in unet/diffusion_pytorch_model.safetensors
  */
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ZipbankError } from '../../errors/index.ts';
 import { dtypeFromSafetensors, type WeightSource } from '../onnx/external.ts';
 import type { Dtype } from '../weights/dtype.ts';
 import { readSafetensorsHeader, type SafetensorsHeader, type TensorInfo } from '../weights/safetensors.ts';
 import type { ParamSpec } from './params.ts';
+import { isFile } from '../../util/fs.ts';
 
 /** Which weight files to read: `fp16` the `.fp16.` variant names, `fp32` the plain names, `auto` plain, else fp16. */
 export type WeightVariant = 'fp16' | 'fp32' | 'auto';
@@ -60,13 +61,6 @@ const LEGACY_ALIASES: [RegExp, string][] = [
   [/\.to_out\.0\.(weight|bias)$/, '.proj_attn.$1'],
 ];
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    return (await stat(p)).isFile();
-  } catch {
-    return false;
-  }
-}
 
 /** Candidate names of one variant: [single file, index files...]. */
 function candidates(base: string, variant: 'plain' | 'fp16'): { single: string; indexes: string[] } {
@@ -81,10 +75,10 @@ export async function findComponentFiles(root: string, folder: string, base: str
   for (const v of order) {
     const { single, indexes } = candidates(base, v);
     tried.push(`${folder}/${single}`);
-    if (await exists(path.join(root, folder, single))) return { folder, variant: v, files: [{ location: `${folder}/${single}` }] };
+    if (await isFile(path.join(root, folder, single))) return { folder, variant: v, files: [{ location: `${folder}/${single}` }] };
     for (const idx of indexes) {
       tried.push(`${folder}/${idx}`);
-      if (await exists(path.join(root, folder, idx))) return readShardIndex(root, folder, idx, v);
+      if (await isFile(path.join(root, folder, idx))) return readShardIndex(root, folder, idx, v);
     }
   }
   let found: string[] = [];

@@ -14,7 +14,7 @@
  *   await trainBaseModel({ out: 'models/world', preset: 'world', data, seed: 1,
  *     onProgress: (p) => console.log(p.phase, p.step, p.total, p.loss) });
  */
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { memoryWeights, type InitializerSpec } from '../onnx/external.ts';
 import { presetConfigs } from '../models/presets.ts';
@@ -30,6 +30,7 @@ import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { denoiserObjective, vaeObjective } from './objectives.ts';
 import { GraphTrainer } from './trainer.ts';
 import { stripUndefined } from '../../util/objects.ts';
+import { pathExists } from '../../util/fs.ts';
 
 /** Images (RGB uint8, HWC, `size` x `size`, concatenated) and one caption each. */
 export interface ImageDataset {
@@ -289,7 +290,7 @@ export async function trainBaseModel(o: BaseTrainOptions): Promise<BaseTrainRepo
   const state = await readState(statePath);
   {
     const saved = state.denoiserSettings;
-    if (saved && (await exists(denoiserCkpt))) {
+    if (saved && (await pathExists(denoiserCkpt))) {
       const diff = (Object.keys(settings) as (keyof DenoiserSettings)[]).filter((k) => saved[k] !== undefined && saved[k] !== settings[k]);
       if (diff.length > 0) {
         throw new RangeError(
@@ -298,7 +299,7 @@ export async function trainBaseModel(o: BaseTrainOptions): Promise<BaseTrainRepo
       }
     }
   }
-  if (!(await exists(join(o.out, 'model_index.json')))) {
+  if (!(await pathExists(join(o.out, 'model_index.json')))) {
     const tmp = `${o.out}.init`;
     await rm(tmp, { recursive: true, force: true });
     await writeRandomModel({ preset: o.preset, out: tmp, seed });
@@ -345,7 +346,7 @@ export async function trainBaseModel(o: BaseTrainOptions): Promise<BaseTrainRepo
   const ls = o.data.size / f;
   const per = cfg.vae.latentChannels * ls * ls;
   let latents: Float32Array;
-  if (await exists(latentFile)) {
+  if (await pathExists(latentFile)) {
     const buf = await readFile(latentFile);
     latents = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
     if (latents.length !== o.data.count * per * 2) latents = await encodeLatents(cfg.vae, vaeWeights, o, per, latentFile, report);
@@ -603,7 +604,7 @@ export async function refineVaeDecoder(o: DecoderRefineOptions): Promise<PhaseRe
   const vae = presetConfigs(o.preset).vae!;
   const f = vaeSpatialFactor(vae);
   const vaeFile = join(o.out, 'vae', 'diffusion_pytorch_model.safetensors');
-  if (!(await exists(vaeFile))) throw new RangeError(`refineVaeDecoder: ${vaeFile} does not exist: train the model first`);
+  if (!(await pathExists(vaeFile))) throw new RangeError(`refineVaeDecoder: ${vaeFile} does not exist: train the model first`);
   const workDir = o.workDir ?? join(o.out, '.train');
   await mkdir(workDir, { recursive: true });
   const ckpt = join(workDir, 'vae-decoder.ckpt.safetensors');
@@ -770,11 +771,3 @@ function trainAlphas(folder: string): Float32Array {
   return noiseTables('train', { numTrainTimesteps: 1000, betaStart: 0.00085, betaEnd: 0.012, betaSchedule: 'scaled_linear', trainedBetas: null, rescaleBetasZeroSnr: false }, BETA_SCHEDULES).alphasCumprod;
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
