@@ -15,6 +15,8 @@
  *   --base-images N           default 12000      --classifier-images N   default 16000
  *   --classifier-steps N      default 1500       --vae-steps N           default 1200
  *   --denoiser-steps N        default 3000       --denoiser-batch N      default 32
+ *   --denoiser-lr X           default 1e-3       --subject-weight W, --token-lr-scale K
+ *                             (default 1: see --more-denoiser) for the text encoder + UNet
  *   --keep-work               keep <out>/.train (datasets, checkpoints) after success
  *   --refine-classifier N     only train the saved classifier N more steps (from step
  *                             --from, default 1500; --classifier-lr, default 1e-3, cosine
@@ -229,7 +231,7 @@ const report = await trainWorld({
   classifierSteps: num('classifier-steps', 1500, 10),
   ...(quick ? { classifierBatch: 8, classifierTestImages: 48, evalPerCombo: 1, evalSteps: 4 } : {}),
   vae: { steps: num('vae-steps', 1200, 4), ...(quick ? { batch: 2 } : {}) },
-  denoiser: { steps: num('denoiser-steps', 3000, 4), batch: num('denoiser-batch', 32, 2) },
+  denoiser: { steps: num('denoiser-steps', 3000, 4), batch: num('denoiser-batch', 32, 2), ...opt<number>('denoiser-lr', 'lr'), ...opt<number>('subject-weight', 'subjectWeight'), ...opt<number>('token-lr-scale', 'tokenLrScale') },
   log: (line) => console.log(`${stamp()} ${line}`),
   signal: abort.signal,
 });

@@ -318,7 +318,7 @@ export async function trainWorld(o: WorldTrainOptions): Promise<WorldReport> {
   const report: WorldReport = {
     seed,
     createdAt: new Date().toISOString(),
-    machine: `${(await import('node:os')).cpus().length} cores, ${(await import('node:os')).cpus()[0]?.model ?? 'cpu'}`,
+    machine: machineName(),
     datasets: { baseImages: nBase, classifierImages: nCls, renderSeconds },
     classifier: { steps, seconds: clsSeconds, testImages: nTest, accuracy, accuracyBlurred },
     base: { ...baseReport, seconds: (performance.now() - t0) / 1000 },

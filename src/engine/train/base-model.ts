@@ -111,7 +111,8 @@ export interface PhaseReport {
 
 export interface BaseTrainReport {
   vae?: PhaseReport;
-  denoiser?: PhaseReport;
+  /** With the settings it ran under, so world.json says how the weights were trained. */
+  denoiser?: PhaseReport & { settings?: DenoiserSettings };
   latentSeconds?: number;
   scalingFactor: number;
   complete: boolean;
@@ -175,7 +176,8 @@ class Timer {
   }
 }
 
-interface DenoiserSettings {
+/** What a text encoder + UNet run was started with (recorded in its report and checkpoint state). */
+export interface DenoiserSettings {
   images: number;
   batch: number;
   lr: number;
@@ -535,7 +537,7 @@ export async function trainBaseModel(o: BaseTrainOptions): Promise<BaseTrainRepo
         },
       },
     );
-    report.denoiser = r.report;
+    report.denoiser = { ...r.report, settings };
     await trainer.close();
     // Export the EMA weights (untrained tensors keep their values).
     for (const [n, e] of ema) (unetW.get(n) ?? textW.get(n))!.values.set(e);

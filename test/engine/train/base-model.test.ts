@@ -150,6 +150,8 @@ describe('trainBaseModel', () => {
     expect(r.denoiser!.steps).toBeGreaterThanOrEqual(1);
     expect(r.denoiser!.steps).toBeLessThan(100_000);
     expect(r.denoiser!.resumedFrom).toBe(0);
+    // the report says what the weights were trained with (the preset's defaults and the given ones)
+    expect(r.denoiser!.settings).toEqual({ images: data.count, batch: 2, lr: 1e-3, warmup: 2, subjectWeight: 1, tokenLrScale: 1, captionDropout: 0.1, minSnrGamma: 5, emaDecay: 0.999 });
     expect(seconds).toBeLessThan(60);
     expect((await readdir(work)).sort()).toEqual(['denoiser.ckpt.safetensors', 'latents.f32', 'state.json']);
     const f = await SafetensorsFile.open(join(out, 'unet', 'diffusion_pytorch_model.safetensors'));
