@@ -415,6 +415,8 @@ export async function refineClassifier(o: { out: string; seed?: number; steps: n
 
 /** When, where and how a training round on a world folder ran, as world.json keeps it. */
 interface RoundRecord {
+  /** The seed of the round's renders and sampling (its dataset: `--seed`). Absent in records older than the field. */
+  seed?: number;
   seconds: number;
   firstLoss: number;
   finalLoss: number;
@@ -600,6 +602,7 @@ export async function continueDenoiser(o: ContinueDenoiserOptions): Promise<Base
     images: nBase,
     ...(d.subjectWeight !== 1 ? { subjectWeight: d.subjectWeight } : {}),
     ...(d.tokenLrScale !== 1 ? { tokenLrScale: d.tokenLrScale } : {}),
+    seed,
     seconds: (performance.now() - t0) / 1000,
     firstLoss: r.firstLoss,
     finalLoss: r.finalLoss,
@@ -671,6 +674,7 @@ export async function refineDecoder(o: RefineDecoderOptions): Promise<PhaseRepor
     lr: v.lr,
     crop: v.crop,
     images: n,
+    seed,
     seconds: (performance.now() - t0) / 1000,
     firstLoss: r.firstLoss,
     finalLoss: r.finalLoss,

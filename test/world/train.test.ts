@@ -84,7 +84,7 @@ describe('trainWorld (tiny)', () => {
     await continueDenoiser({ out, seed: 3, images: 48, steps: 2, batch: 2 });
     const w1 = JSON.parse(await readFile(join(out, 'world.json'), 'utf8')) as WorldReport;
     expect(w1.base.continued?.map((c) => c.steps)).toEqual([3, 2]);
-    expect(w1.base.continued?.[0]?.provider).toBe('cpu');
+    expect(w1.base.continued?.[0]).toMatchObject({ provider: 'cpu', seed: 3 });
     await expect(continueDenoiser({ out, images: 48 })).rejects.toThrow(/steps, a budget, or both/);
 
     // A deeper classifier from scratch, time-boxed, replaces the old one once measured.
@@ -114,7 +114,7 @@ describe('trainWorld (tiny)', () => {
     expect(dec.complete).toBe(true);
     expect(Array.from(await encoderOf())).toEqual(Array.from(enc));
     const w3 = JSON.parse(await readFile(join(out, 'world.json'), 'utf8')) as WorldReport;
-    expect(w3.base.decoderRefined).toMatchObject([{ steps: 2, batch: 2, crop: 32, images: 48, provider: 'cpu' }]);
+    expect(w3.base.decoderRefined).toMatchObject([{ steps: 2, batch: 2, crop: 32, images: 48, seed: 3, provider: 'cpu' }]);
     await expect(refineDecoder({ out, images: 48 })).rejects.toThrow(/steps, a budget, or both/);
 
     // Refining the classifier of a folder without a work folder (as bundled) renders into a new one.
