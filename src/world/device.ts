@@ -97,7 +97,6 @@ export async function packWorldModel(model: string, dest: string, images: number
   return rows;
 }
 
-
 function sameShapes(a: Tensors, b: Tensors, what: string): void {
   for (const [n, t] of a) {
     const o = b.get(n);

@@ -141,7 +141,6 @@ export interface TrainSeedOptions {
   signal?: AbortSignal;
 }
 
-
 const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 
 /** Train (or keep) every seed LoRA and write the manifest. */

@@ -138,7 +138,6 @@ export function classifierScene(seed: number): Scene {
   return sampleScene(seed, { classId: CLASSES[Math.floor(r.uniform() * CLASSES.length)]!.id, styleId, contextId, split: 'base' });
 }
 
-
 /** Render scenes into one HWC uint8 buffer, cached in `file` (with the captions/labels in `file.json`). */
 async function renderCached(file: string, scenes: () => Scene[], meta: (s: Scene, i: number) => unknown, log: (l: string) => void): Promise<{ pixels: Uint8Array; meta: unknown[]; seconds: number }> {
   const per = WORLD_SIZE * WORLD_SIZE * 3;

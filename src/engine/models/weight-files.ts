@@ -61,7 +61,6 @@ const LEGACY_ALIASES: [RegExp, string][] = [
   [/\.to_out\.0\.(weight|bias)$/, '.proj_attn.$1'],
 ];
 
-
 /** Candidate names of one variant: [single file, index files...]. */
 function candidates(base: string, variant: 'plain' | 'fp16'): { single: string; indexes: string[] } {
   if (variant === 'plain') return { single: `${base}.safetensors`, indexes: [`${base}.safetensors.index.json`] };
